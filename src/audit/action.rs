@@ -1,0 +1,68 @@
+//! The closed list of things the audit trail records.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Something that happened to an account, a service or the system. Stored by its dotted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    UserCreated,
+    UserStatusChanged,
+}
+
+impl Action {
+    pub const ALL: &'static [Action] = &[Action::UserCreated, Action::UserStatusChanged];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserCreated => "user.created",
+            Self::UserStatusChanged => "user.status_changed",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown audit action {s:?}"))
+    }
+}
+
+/// Whether the attempt succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_through_its_name() {
+        for action in Action::ALL {
+            assert_eq!(action.as_str().parse::<Action>(), Ok(*action));
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The audit trail's vocabulary and its hash chain: what can be recorded (a closed set of
+//! [`Action`]s, never free text) and how each event is sealed to the one before it.
+//!
+//! Events are written by the store in the same transaction as the change they describe; they
+//! never carry passwords, codes, tokens or secrets.
+
+mod action;
+mod chain;
+
+pub use action::{Action, Outcome};
+pub use chain::{ChainedEvent, GENESIS_HASH};
+
+use crate::domain::UserId;
+
+/// Where a request came from, as far as the audit trail is concerned. Values are cleaned of
+/// control characters and cut to length, so a hostile user agent cannot forge log lines.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RequestContext {
+    pub fn new(ip: Option<&str>, user_agent: Option<&str>, request_id: Option<&str>) -> Self {
+        Self {
+            ip: ip.map(|v| clean(v, 64)),
+            user_agent: user_agent.map(|v| clean(v, 512)),
+            request_id: request_id.map(|v| clean(v, 64)),
+        }
+    }
+}
+
+/// Drops control characters (CR, LF, ANSI escapes…) and keeps at most `max` characters.
+pub fn clean(value: &str, max: usize) -> String {
+    value
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
+
+/// One thing that happened, before it is sealed into the chain.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub action: Action,
+    pub outcome: Outcome,
+    /// Who did it (`None` for the system or an anonymous visitor).
+    pub actor: Option<UserId>,
+    /// Whose account it was about.
+    pub subject: Option<UserId>,
+    pub organisation_id: Option<String>,
+    pub client_id: Option<String>,
+    pub context: RequestContext,
+    /// `{"before": …, "after": …}` for changes; never secrets.
+    pub diff: Option<serde_json::Value>,
+}
+
+impl AuditEvent {
+    /// A successful `action` with nothing else filled in yet.
+    pub fn new(action: Action) -> Self {
+        Self {
+            action,
+            outcome: Outcome::Success,
+            actor: None,
+            subject: None,
+            organisation_id: None,
+            client_id: None,
+            context: RequestContext::default(),
+            diff: None,
+        }
+    }
+
+    pub fn failed(mut self) -> Self {
+        self.outcome = Outcome::Failure;
+        self
+    }
+
+    pub fn actor(mut self, actor: &UserId) -> Self {
+        self.actor = Some(actor.clone());
+        self
+    }
+
+    pub fn subject(mut self, subject: &UserId) -> Self {
+        self.subject = Some(subject.clone());
+        self
+    }
+
+    pub fn context(mut self, context: RequestContext) -> Self {
+        self.context = context;
+        self
+    }
+
+    pub fn diff(mut self, before: serde_json::Value, after: serde_json::Value) -> Self {
+        self.diff = Some(serde_json::json!({ "before": before, "after": after }));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_context_strips_control_characters() {
+        let ctx = RequestContext::new(None, Some("Mozilla\r\nFAKE LOG LINE\u{1b}[31m"), None);
+        assert_eq!(ctx.user_agent.as_deref(), Some("MozillaFAKE LOG LINE[31m"));
+    }
+}

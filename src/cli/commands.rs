@@ -1,0 +1,101 @@
+//! What each subcommand does.
+
+use std::sync::Arc;
+
+use crate::clock::SystemClock;
+use crate::config::{Config, Sources};
+use crate::server::{Server, StartupError, open_store};
+use crate::telemetry;
+
+use super::Failure;
+
+impl From<StartupError> for Failure {
+    fn from(e: StartupError) -> Self {
+        Self {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn load(sources: &Sources) -> Result<Config, Failure> {
+    Config::load(sources).map_err(|e| Failure {
+        code: 2,
+        message: format!("configuration: {e}"),
+    })
+}
+
+pub async fn serve(sources: &Sources) -> Result<(), Failure> {
+    let config = load(sources)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let issuer = config.issuer.clone();
+    let server = Server::build(config, Arc::new(SystemClock)).await?;
+    let addr = server.local_addr();
+    tracing::info!(%addr, %issuer, "Gatehouse is listening");
+    println!("Gatehouse is listening on http://{addr} (issuer {issuer}). Press Ctrl-C to stop.");
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn migrate(sources: &Sources) -> Result<(), Failure> {
+    let config = load(sources)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let store = open_store(&config).await?;
+    store.close().await;
+    println!(
+        "The database at {} is up to date.",
+        config.database_url_redacted()
+    );
+    Ok(())
+}
+
+pub fn check_config(sources: &Sources) -> Result<(), Failure> {
+    let config = load(sources)?;
+    println!("{}", config.redacted());
+    Ok(())
+}
+
+pub async fn audit_verify(sources: &Sources) -> Result<(), Failure> {
+    let config = load(sources)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let store = open_store(&config).await?;
+    let verdict = store.verify_audit_chain().await;
+    store.close().await;
+    match verdict {
+        Ok(Ok(count)) => {
+            println!("The audit trail is intact: {count} events, every hash checked.");
+            Ok(())
+        }
+        Ok(Err(brk)) => Err(Failure {
+            code: 1,
+            message: format!(
+                "the audit trail is broken at event {}: {}",
+                brk.seq, brk.reason
+            ),
+        }),
+        Err(e) => Err(Failure {
+            code: 1,
+            message: format!("cannot read the audit trail: {e}"),
+        }),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM, starting a graceful shutdown.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminate = async {
+        match term.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,144 @@
+//! The command line: `serve` (the default), `migrate`, `check-config` and `audit verify`.
+//! Each command shares the library code the server uses; failures print one line and exit
+//! non-zero (2 for configuration, 1 for everything else).
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigFile, LogFormat, Overrides, Sources};
+
+/// Gatehouse: the sign-in service for Department for Education services.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file [default: ./gatehouse.toml if present]
+    #[arg(long, env = "GATEHOUSE_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub flags: Flags,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Args)]
+pub struct Flags {
+    /// Address to listen on, e.g. 127.0.0.1:8080
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Public issuer URL, e.g. https://sso.example.gov.uk
+    #[arg(long, global = true, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// sqlite://… or postgres://… (prefer GATEHOUSE_DATABASE_URL_FILE for passwords)
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Folder for the SQLite database and development mail
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Folder for signing keys
+    #[arg(long, global = true, value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    /// Log format
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    /// Log level or tracing filter, e.g. info or gatehouse=debug
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default)
+    Serve,
+    /// Apply database migrations, then exit
+    Migrate,
+    /// Print the effective configuration, secrets redacted
+    CheckConfig,
+    /// Work with the audit trail
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Re-compute the hash chain and report the first break, if any
+    Verify,
+}
+
+impl Cli {
+    fn sources(&self) -> Sources {
+        let f = &self.flags;
+        Sources {
+            file: self
+                .config
+                .clone()
+                .map_or(ConfigFile::Default, ConfigFile::Named),
+            environment: true,
+            overrides: Overrides {
+                listen: f.listen.clone(),
+                issuer: f.issuer.clone(),
+                database_url: f.database_url.clone(),
+                data_dir: f.data_dir.clone(),
+                keys_dir: f.keys_dir.clone(),
+                log_format: f.log_format.map(|f| match f {
+                    LogFormatArg::Pretty => LogFormat::Pretty,
+                    LogFormatArg::Json => LogFormat::Json,
+                }),
+                log_level: f.log_level.clone(),
+            },
+        }
+    }
+}
+
+/// A command's failure: the one line to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(&Failure {
+                code: 1,
+                message: format!("cannot start: {e}"),
+            });
+        }
+    };
+    let sources = cli.sources();
+    let outcome = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => commands::serve(&sources).await,
+            Command::Migrate => commands::migrate(&sources).await,
+            Command::CheckConfig => commands::check_config(&sources),
+            Command::Audit(AuditCommand::Verify) => commands::audit_verify(&sources).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(&failure),
+    }
+}
+
+fn fail(failure: &Failure) -> ExitCode {
+    eprintln!("gatehouse: {}", failure.message);
+    ExitCode::from(failure.code)
+}

@@ -1,0 +1,90 @@
+//! `gatehouse check-config` output: every effective setting, with secrets redacted.
+
+use std::fmt;
+
+use secrecy::ExposeSecret;
+use url::Url;
+
+use super::{Config, LogFormat};
+
+impl Config {
+    /// The database URL with any password replaced, safe to print or log.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(self.database_url.expose_secret())
+    }
+
+    /// The effective configuration as TOML-style lines, secrets redacted.
+    pub fn redacted(&self) -> impl fmt::Display + '_ {
+        Redacted(self)
+    }
+}
+
+struct Redacted<'a>(&'a Config);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        let format = match c.log_format {
+            LogFormat::Pretty => "pretty",
+            LogFormat::Json => "json",
+        };
+        writeln!(f, "listen = \"{}\"", c.listen)?;
+        writeln!(f, "issuer = \"{}\"", c.issuer)?;
+        writeln!(f, "database_url = \"{}\"", c.database_url_redacted())?;
+        writeln!(
+            f,
+            "database_max_connections = {}",
+            c.database_max_connections
+        )?;
+        writeln!(f, "data_dir = \"{}\"", c.data_dir.display())?;
+        writeln!(f, "keys_dir = \"{}\"", c.keys_dir.display())?;
+        writeln!(f, "log_format = \"{format}\"")?;
+        writeln!(f, "log_level = \"{}\"", c.log_level)?;
+        writeln!(f, "body_limit = {}", c.body_limit)?;
+        write!(f, "request_timeout_seconds = {}", c.request_timeout_seconds)
+    }
+}
+
+/// Replaces the password (and any `password=` query parameter) in a database URL.
+pub(crate) fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = Url::parse(raw) else {
+        return "(unparseable URL, not shown)".to_owned();
+    };
+    if url.password().is_some() {
+        // Url only refuses a password on URLs that cannot carry one, which we just read one from.
+        let _ = url.set_password(Some("REDACTED"));
+    }
+    let has_secret_param = url.query_pairs().any(|(k, _)| k == "password");
+    if has_secret_param {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "REDACTED".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn hides_passwords_in_database_urls() {
+        let shown = redact_url("postgres://gate:hunter2hunter2@db.internal:5432/gatehouse");
+        assert_eq!(shown, "postgres://gate:REDACTED@db.internal:5432/gatehouse");
+        let shown = redact_url("postgres://db.internal/gatehouse?user=gate&password=s3cret");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(
+            redact_url("sqlite://data/gatehouse.db"),
+            "sqlite://data/gatehouse.db"
+        );
+    }
+}

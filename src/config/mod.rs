@@ -1,0 +1,264 @@
+//! Layered configuration: defaults, then `gatehouse.toml`, then `GATEHOUSE_*` environment
+//! variables, then command-line flags. Unknown keys are errors; secrets stay redacted.
+
+mod display;
+mod issuer;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+pub use issuer::Issuer;
+
+/// Where the configuration file is looked for when neither `--config` nor
+/// `GATEHOUSE_CONFIG` names one. A missing default file is fine; a missing named file is not.
+pub const DEFAULT_CONFIG_FILE: &str = "gatehouse.toml";
+
+/// The effective configuration of one Gatehouse process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Socket address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Public issuer URL, exactly as services will see it.
+    pub issuer: Issuer,
+    /// `sqlite://…` or `postgres://…`; may carry a password, so it is a secret.
+    pub database_url: SecretString,
+    /// Upper bound on pooled database connections.
+    pub database_max_connections: u32,
+    /// Folder for the SQLite database and development mail.
+    pub data_dir: PathBuf,
+    /// Folder for signing keys and the data-encryption key.
+    pub keys_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `gatehouse=debug,sqlx=warn`.
+    pub log_level: String,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    pub body_limit: usize,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// What the configuration file, the environment and the flags may say. Every key is optional
+/// here; [`Defaults`] fills the gaps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layered {
+    listen: String,
+    issuer: String,
+    database_url: Option<SecretString>,
+    database_url_file: Option<PathBuf>,
+    database_max_connections: u32,
+    data_dir: PathBuf,
+    keys_dir: PathBuf,
+    log_format: LogFormat,
+    log_level: String,
+    body_limit: usize,
+    request_timeout_seconds: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Defaults {
+    listen: &'static str,
+    issuer: &'static str,
+    database_max_connections: u32,
+    data_dir: &'static str,
+    keys_dir: &'static str,
+    log_format: LogFormat,
+    log_level: &'static str,
+    body_limit: usize,
+    request_timeout_seconds: u64,
+}
+
+const DEFAULTS: Defaults = Defaults {
+    listen: "127.0.0.1:8080",
+    issuer: "http://localhost:8080",
+    database_max_connections: 16,
+    data_dir: "data",
+    keys_dir: "keys",
+    log_format: LogFormat::Pretty,
+    log_level: "info",
+    body_limit: 64 * 1024,
+    request_timeout_seconds: 30,
+};
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+/// Which configuration file to read.
+#[derive(Debug, Default, Clone)]
+pub enum ConfigFile {
+    /// `./gatehouse.toml` if it exists.
+    #[default]
+    Default,
+    /// A file named by `--config` or `GATEHOUSE_CONFIG`: it must exist.
+    Named(PathBuf),
+    /// No file at all.
+    None,
+}
+
+/// Which layers to read.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub file: ConfigFile,
+    /// Read `GATEHOUSE_*` environment variables (tests switch this off).
+    pub environment: bool,
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist; create it or point --config elsewhere")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Layer(String),
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("{key}: cannot read {path}: {source}")]
+    SecretFile {
+        key: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Reads every layer and validates the result.
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(DEFAULTS));
+        match &sources.file {
+            ConfigFile::Named(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile(path.clone()));
+            }
+            ConfigFile::Named(path) => figment = figment.merge(Toml::file_exact(path)),
+            ConfigFile::Default if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            ConfigFile::Default | ConfigFile::None => {}
+        }
+        if sources.environment {
+            // GATEHOUSE_CONFIG names the file itself and is not a configuration key.
+            figment = figment.merge(Env::prefixed("GATEHOUSE_").ignore(&["CONFIG"]));
+        }
+        figment = figment.merge(Serialized::globals(&sources.overrides));
+        let layered: Layered = figment
+            .extract()
+            .map_err(|e| ConfigError::Layer(first_error(e)))?;
+        Self::validate(layered)
+    }
+
+    fn validate(layered: Layered) -> Result<Self, ConfigError> {
+        let listen = layered.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                "must be an address and port such as 127.0.0.1:8080",
+            )
+        })?;
+        let issuer = Issuer::parse(&layered.issuer).map_err(|m| invalid("issuer", m))?;
+        let database_url = match (layered.database_url, layered.database_url_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "database_url",
+                    "give database_url or database_url_file, not both",
+                ));
+            }
+            (Some(url), None) => url,
+            (None, Some(path)) => read_secret_file("database_url_file", &path)?,
+            (None, None) => default_database_url(&layered.data_dir),
+        };
+        let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| database_url.expose_secret().starts_with(p));
+        if !scheme_ok {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&layered.log_level).map_err(|_| {
+            invalid(
+                "log_level",
+                "must be a level (error, warn, info, debug, trace) or a tracing filter",
+            )
+        })?;
+        if layered.body_limit < 1024 {
+            return Err(invalid("body_limit", "must be at least 1024 bytes"));
+        }
+        if layered.request_timeout_seconds == 0 {
+            return Err(invalid("request_timeout_seconds", "must be at least 1"));
+        }
+        if layered.database_max_connections < 2 {
+            return Err(invalid("database_max_connections", "must be at least 2"));
+        }
+        Ok(Self {
+            listen,
+            issuer,
+            database_url,
+            database_max_connections: layered.database_max_connections,
+            data_dir: layered.data_dir,
+            keys_dir: layered.keys_dir,
+            log_format: layered.log_format,
+            log_level: layered.log_level,
+            body_limit: layered.body_limit,
+            request_timeout_seconds: layered.request_timeout_seconds,
+        })
+    }
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+fn default_database_url(data_dir: &Path) -> SecretString {
+    SecretString::from(format!("sqlite://{}/gatehouse.db", data_dir.display()))
+}
+
+/// Reads a secret from a `*_FILE` path, dropping the trailing newline editors add.
+fn read_secret_file(key: &'static str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+        key,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(SecretString::from(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+/// Figment can report several problems; one readable line is what an operator needs first.
+fn first_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .next()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "invalid configuration".to_owned())
+}

@@ -1,0 +1,52 @@
+//! The web layer: the only code that knows axum. This file only merges one router per area
+//! and wraps them in the layers every response needs.
+
+mod assets;
+mod error;
+mod health;
+mod metrics;
+mod observe;
+mod pages;
+mod security_headers;
+mod state;
+
+pub use error::Error;
+pub use observe::current_request_id;
+pub use state::AppState;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// The whole application: every route, the fallback page and the shared layers.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let layers = ServiceBuilder::new()
+        // Outermost: every response, even a 413 or a timeout, gets an id, a log line and a
+        // metric.
+        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Https(config.issuer.is_https()),
+            security_headers::apply,
+        ))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(config.request_timeout_seconds),
+        ))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(DefaultBodyLimit::max(config.body_limit));
+    Router::new()
+        .merge(health::router())
+        .merge(pages::router())
+        .merge(assets::router())
+        .fallback(pages::not_found)
+        .layer(layers)
+        .with_state(state)
+}

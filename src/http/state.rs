@@ -1,0 +1,28 @@
+//! What every handler can reach: configuration, the store, the clock and the metrics.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Store, clock: SharedClock) -> Self {
+        Self {
+            config,
+            store,
+            clock,
+            metrics: super::metrics::handle(),
+        }
+    }
+}

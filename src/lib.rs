@@ -1,0 +1,14 @@
+//! Gatehouse: an OpenID Connect provider for school and local-authority staff.
+//!
+//! The modules below read as a table of contents; each says why it exists.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,152 @@
+//! Start-up and shutdown: prepares folders, opens and migrates the database, binds the
+//! listener, then serves until told to stop. Every failure is one readable sentence.
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::store::{ConnectError, Store};
+
+/// Why the process could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Fix the configuration (exit code 2).
+    #[error("{0}")]
+    Config(String),
+    /// Fix the environment: the database, the folders, the port (exit code 1).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl StartupError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Runtime(_) => 1,
+        }
+    }
+}
+
+impl From<ConnectError> for StartupError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::BadUrl(_) => Self::Config(e.to_string()),
+            ConnectError::Unreachable { .. } => Self::Runtime(format!(
+                "{e}; check that the database is running and database_url is right"
+            )),
+        }
+    }
+}
+
+/// A server that has bound its port and is ready to run.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Prepares everything the server needs, failing early with a clear message.
+    pub async fn build(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
+        let store = open_store(&config).await?;
+        ensure_folder("keys_dir", &config.keys_dir, true)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| bind_error(config.listen, &e))?;
+        let local_addr = listener.local_addr().map_err(|e| {
+            StartupError::Runtime(format!("cannot read the listening address: {e}"))
+        })?;
+        let state = AppState::new(Arc::new(config), store, clock);
+        Ok(Self {
+            listener,
+            state,
+            local_addr,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the
+    /// database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let store = self.state.store.clone();
+        let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        store.close().await;
+        served.map_err(|e| StartupError::Runtime(format!("server stopped: {e}")))
+    }
+}
+
+/// Creates the data folder when SQLite needs it, connects and applies migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    if config.database_url_redacted().starts_with("sqlite:") {
+        ensure_folder("data_dir", &config.data_dir, true)?;
+    }
+    let store = Store::connect(
+        &config.database_url,
+        &config.database_url_redacted(),
+        config.database_max_connections,
+    )
+    .await?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| StartupError::Runtime(format!("cannot prepare the database: {e}")))?;
+    Ok(store)
+}
+
+/// Makes sure `path` exists and can be written, creating it (private to this user when
+/// `private`) if it is missing.
+fn ensure_folder(key: &str, path: &Path, private: bool) -> Result<(), StartupError> {
+    let fail = |what: &str, e: std::io::Error| {
+        StartupError::Runtime(format!(
+            "{key} {}: {what}: {e}; create it with write permission or set {key} to another folder",
+            path.display()
+        ))
+    };
+    if !path.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        if private {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(path)
+            .map_err(|e| fail("cannot create it", e))?;
+    }
+    let probe = path.join(".gatehouse-write-test");
+    std::fs::write(&probe, b"").map_err(|e| fail("cannot write to it", e))?;
+    std::fs::remove_file(&probe).map_err(|e| fail("cannot write to it", e))?;
+    Ok(())
+}
+
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> StartupError {
+    let hint = match e.kind() {
+        ErrorKind::AddrInUse => {
+            "the address is already in use; stop the other program or choose another with --listen"
+        }
+        ErrorKind::PermissionDenied => "permission denied; choose a port above 1024 with --listen",
+        _ => "choose another address with --listen",
+    };
+    StartupError::Runtime(format!("cannot listen on {addr}: {hint}"))
+}

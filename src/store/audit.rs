@@ -1,0 +1,219 @@
+//! Appending to and reading the audit trail, and checking its hash chain.
+
+use chrono::{DateTime, Utc};
+
+use super::users::millis;
+use super::{Store, StoreError, Tx, on_pool, on_tx};
+use crate::audit::{AuditEvent, ChainedEvent, GENESIS_HASH};
+use crate::domain::UserId;
+
+/// An audit event as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub id: String,
+    pub occurred_at: i64,
+    pub actor_user_id: Option<String>,
+    pub subject_user_id: Option<String>,
+    pub organisation_id: Option<String>,
+    pub client_id: Option<String>,
+    pub action: String,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub diff: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    fn chained(&self) -> ChainedEvent<'_> {
+        ChainedEvent {
+            seq: self.seq,
+            id: &self.id,
+            occurred_at: self.occurred_at,
+            actor_user_id: self.actor_user_id.as_deref(),
+            subject_user_id: self.subject_user_id.as_deref(),
+            organisation_id: self.organisation_id.as_deref(),
+            client_id: self.client_id.as_deref(),
+            action: &self.action,
+            outcome: &self.outcome,
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: self.request_id.as_deref(),
+            diff: self.diff.as_deref(),
+            prev_hash: &self.prev_hash,
+        }
+    }
+}
+
+/// Where and why the chain stopped verifying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The first event that does not fit (or the head's position, for a cut-off tail).
+    pub seq: i64,
+    pub reason: &'static str,
+}
+
+macro_rules! audit_columns {
+    () => {
+        "seq, id, occurred_at, actor_user_id, subject_user_id, organisation_id, client_id, \
+         action, outcome, ip, user_agent, request_id, diff, prev_hash, hash"
+    };
+}
+
+/// Takes the next place in the chain. Being an `UPDATE`, it locks the head row until commit,
+/// so concurrent appends on PostgreSQL queue here and each sees its predecessor's hash.
+const ADVANCE_HEAD: &str =
+    "UPDATE audit_head SET seq = seq + 1 WHERE singleton = 1 RETURNING seq, hash";
+const SET_HEAD_HASH: &str = "UPDATE audit_head SET hash = $1 WHERE singleton = 1";
+const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE singleton = 1";
+const INSERT: &str = concat!(
+    "INSERT INTO audit_events (",
+    audit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+);
+const FOR_USER: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE subject_user_id = $1 OR actor_user_id = $1 \
+     ORDER BY seq DESC LIMIT $2"
+);
+const PAGE: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+);
+
+/// How many events `verify_audit_chain` reads at a time.
+const VERIFY_PAGE: i64 = 1000;
+
+impl Store {
+    /// Seals `event` into the chain inside `tx`, so it commits with the change it describes.
+    pub async fn append_audit(
+        &self,
+        tx: &mut Tx,
+        event: &AuditEvent,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (seq, prev_hash): (i64, String) = on_tx!(tx, |conn| sqlx::query_as(ADVANCE_HEAD)
+            .fetch_one(conn)
+            .await?);
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let diff = event.diff.as_ref().map(serde_json::Value::to_string);
+        let actor = event.actor.as_ref().map(UserId::as_str);
+        let subject = event.subject.as_ref().map(UserId::as_str);
+        let row = ChainedEvent {
+            seq,
+            id: &id,
+            occurred_at: millis(now),
+            actor_user_id: actor,
+            subject_user_id: subject,
+            organisation_id: event.organisation_id.as_deref(),
+            client_id: event.client_id.as_deref(),
+            action: event.action.as_str(),
+            outcome: event.outcome.as_str(),
+            ip: event.context.ip.as_deref(),
+            user_agent: event.context.user_agent.as_deref(),
+            request_id: event.context.request_id.as_deref(),
+            diff: diff.as_deref(),
+            prev_hash: &prev_hash,
+        };
+        let hash = row.hash();
+        on_tx!(tx, |conn| {
+            sqlx::query(INSERT)
+                .bind(row.seq)
+                .bind(row.id)
+                .bind(row.occurred_at)
+                .bind(row.actor_user_id)
+                .bind(row.subject_user_id)
+                .bind(row.organisation_id)
+                .bind(row.client_id)
+                .bind(row.action)
+                .bind(row.outcome)
+                .bind(row.ip)
+                .bind(row.user_agent)
+                .bind(row.request_id)
+                .bind(row.diff)
+                .bind(row.prev_hash)
+                .bind(&hash)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(SET_HEAD_HASH).bind(&hash).execute(conn).await?;
+        });
+        Ok(seq)
+    }
+
+    /// The newest events where `user` is the actor or the subject, newest first.
+    pub async fn audit_for_user(
+        &self,
+        user: &UserId,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, AuditRow>(FOR_USER)
+                .bind(user.as_str())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Re-computes every hash from the first event. `Ok(Ok(n))` means all `n` events are
+    /// intact and the chain ends where the head says; `Ok(Err(_))` names the first break.
+    pub async fn verify_audit_chain(&self) -> Result<Result<i64, ChainBreak>, StoreError> {
+        let (head_seq, head_hash): (i64, String) =
+            on_pool!(self, read, |pool| sqlx::query_as(HEAD)
+                .fetch_one(pool)
+                .await?);
+        let mut expected_prev = GENESIS_HASH.to_owned();
+        let mut expected_seq = 1;
+        'pages: loop {
+            let page: Vec<AuditRow> = on_pool!(self, read, |pool| {
+                sqlx::query_as(PAGE)
+                    .bind(expected_seq - 1)
+                    .bind(VERIFY_PAGE)
+                    .fetch_all(pool)
+                    .await?
+            });
+            if page.is_empty() {
+                break;
+            }
+            for row in &page {
+                let broken = |reason| {
+                    Ok(Err(ChainBreak {
+                        seq: row.seq,
+                        reason,
+                    }))
+                };
+                if row.seq > head_seq {
+                    // Appended after we read the head; the next verification covers it.
+                    break 'pages;
+                }
+                if row.seq != expected_seq {
+                    return Ok(Err(ChainBreak {
+                        seq: expected_seq,
+                        reason: "event missing",
+                    }));
+                }
+                if row.prev_hash != expected_prev {
+                    return broken("does not follow the event before it");
+                }
+                if row.chained().hash() != row.hash {
+                    return broken("contents changed after it was written");
+                }
+                expected_prev.clone_from(&row.hash);
+                expected_seq += 1;
+            }
+        }
+        let count = expected_seq - 1;
+        if count != head_seq || expected_prev != head_hash {
+            return Ok(Err(ChainBreak {
+                seq: count + 1,
+                reason: "events missing from the end of the trail",
+            }));
+        }
+        Ok(Ok(count))
+    }
+}

@@ -1,0 +1,115 @@
+//! Operators' probes: liveness, readiness (including recovery after a database outage) and
+//! Prometheus metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::{Engine, FreshDb, TestApp, proxy::Relay};
+
+both_engines!(
+    healthz_and_readyz_answer,
+    metrics_count_requests_by_route_and_status
+);
+
+async fn healthz_and_readyz_answer(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+}
+
+async fn metrics_count_requests_by_route_and_status(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    }
+    assert_eq!(app.get("/no-such-page").await.status(), 404);
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status(), 200);
+    let content_type = metrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = metrics.text().await.unwrap();
+    let healthz_count = counter(&text, "route=\"/healthz\"", "status=\"200\"");
+    assert!(
+        healthz_count >= 3.0,
+        "healthz counted {healthz_count} times:\n{text}"
+    );
+    assert!(counter(&text, "route=\"unmatched\"", "status=\"404\"") >= 1.0);
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("db_pool_connections{state=\"open\"}"),
+        "{text}"
+    );
+    assert!(text.contains("db_pool_max_connections"), "{text}");
+}
+
+/// The value of the `http_requests_total` sample whose labels contain both fragments.
+fn counter(text: &str, a: &str, b: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains(a) && l.contains(b))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Stopping PostgreSQL turns /readyz to 503 while /healthz stays 200; when it comes back,
+/// /readyz returns to 200 without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_database_down_and_back_up() {
+    let Some(base) = common::postgres_url() else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL outage test not run");
+        return;
+    };
+    let mut db = FreshDb::new(Engine::Postgres).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let target = tokio::net::lookup_host(format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(5432)
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let relay = Relay::start(target).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.addr.port())).unwrap();
+    db.url = url.to_string();
+    assert!(base.starts_with("postgres"));
+    let app = TestApp::spawn_on(db, "").await;
+
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    relay.cut();
+    let down = app.get("/readyz").await;
+    assert_eq!(down.status(), 503);
+    let body: serde_json::Value = down.json().await.unwrap();
+    assert_eq!(body["database"], "unreachable");
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "the process itself is fine"
+    );
+
+    relay.restore();
+    let mut status = 0;
+    for _ in 0..20 {
+        status = app.get("/readyz").await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(status, 200, "readiness came back without a restart");
+}
