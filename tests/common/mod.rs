@@ -39,8 +39,7 @@ macro_rules! both_engines {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if $crate::common::postgres_url().is_none() {
-                        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+                    if !$crate::common::postgres_wanted() {
                         return;
                     }
                     super::$name($crate::common::Engine::Postgres).await;
@@ -48,6 +47,20 @@ macro_rules! both_engines {
             }
         )*
     };
+}
+
+/// Whether PostgreSQL variants should run: yes when `TEST_DATABASE_URL` is set. Under CI
+/// (`CI` set) a missing URL is a failure, never a silent skip.
+pub fn postgres_wanted() -> bool {
+    if postgres_url().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but TEST_DATABASE_URL is not: the PostgreSQL half of the suite would not run"
+    );
+    eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+    false
 }
 
 /// The PostgreSQL server tests may use, if any.

@@ -1,0 +1,308 @@
+//! The `gatehouse` binary as an operator meets it: layered configuration, clear one-line
+//! failures with the documented exit codes, migrations, and a clean stop on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Engine, FreshDb};
+
+/// `gatehouse ARGS` run in `dir` with only the `GATEHOUSE_*` variables given.
+fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.current_dir(dir).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GATEHOUSE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    gatehouse(dir, args, env).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts the command failed with `code` and said exactly one line mentioning `needle`.
+fn assert_one_line_failure(o: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one readable line, got: {stderr}"
+    );
+    assert!(stderr.starts_with("gatehouse: "), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn version_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = run(dir.path(), &["--version"], &[]);
+    assert!(version.status.success());
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("gatehouse {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = stdout(&run(dir.path(), &["--help"], &[]));
+    for command in ["serve", "migrate", "check-config", "audit"] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn flags_beat_environment_beat_file_beat_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        "listen = \"127.0.0.1:9001\"\nlog_level = \"debug\"\nissuer = \"https://file.example.gov.uk\"\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["check-config", "--listen", "127.0.0.1:9003"],
+        &[
+            ("GATEHOUSE_LISTEN", "127.0.0.1:9002"),
+            ("GATEHOUSE_ISSUER", "https://env.example.gov.uk"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("listen = \"127.0.0.1:9003\""),
+        "flag wins:\n{shown}"
+    );
+    assert!(
+        shown.contains("issuer = \"https://env.example.gov.uk\""),
+        "env beats file:\n{shown}"
+    );
+    assert!(
+        shown.contains("log_level = \"debug\""),
+        "file beats default:\n{shown}"
+    );
+    assert!(
+        shown.contains("body_limit = 65536"),
+        "default kept:\n{shown}"
+    );
+    assert!(
+        shown.contains("database_url = \"sqlite://data/gatehouse.db\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn check_config_never_shows_database_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "postgres://gate:correct-horse-battery-staple@db.internal:5432/gatehouse";
+    let out = run(
+        dir.path(),
+        &["check-config"],
+        &[("GATEHOUSE_DATABASE_URL", url)],
+    );
+    let shown = stdout(&out);
+    assert!(out.status.success());
+    assert!(!shown.contains("correct-horse"), "{shown}");
+    assert!(
+        shown.contains("postgres://gate:REDACTED@db.internal:5432/gatehouse"),
+        "{shown}"
+    );
+
+    // The same secret from a *_FILE path, with the trailing newline an editor leaves.
+    let secret = dir.path().join("database-url");
+    std::fs::write(&secret, format!("{url}\n")).unwrap();
+    let out = run(
+        dir.path(),
+        &["check-config"],
+        &[("GATEHOUSE_DATABASE_URL_FILE", secret.to_str().unwrap())],
+    );
+    let shown = stdout(&out);
+    assert!(out.status.success());
+    assert!(!shown.contains("correct-horse"), "{shown}");
+    assert!(shown.contains("@db.internal:5432/gatehouse\""), "{shown}");
+}
+
+#[test]
+fn configuration_mistakes_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("typo.toml"), "lisen = \"127.0.0.1:9000\"\n").unwrap();
+    assert_one_line_failure(
+        &run(d, &["check-config", "--config", "typo.toml"], &[]),
+        2,
+        "lisen",
+    );
+    assert_one_line_failure(
+        &run(d, &["check-config"], &[("GATEHOUSE_LISTN", "127.0.0.1:1")]),
+        2,
+        "listn",
+    );
+    assert_one_line_failure(
+        &run(d, &["check-config", "--config", "missing.toml"], &[]),
+        2,
+        "missing.toml does not exist",
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &["serve", "--database-url", "mysql://localhost/gatehouse"],
+            &[],
+        ),
+        2,
+        "database_url: must start with sqlite:// or postgres://",
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &[
+                "serve",
+                "--database-url",
+                "postgres://localhost:notaport/db",
+            ],
+            &[],
+        ),
+        2,
+        "database_url is not valid",
+    );
+    assert_one_line_failure(
+        &run(d, &["serve", "--listen", "localhost"], &[]),
+        2,
+        "listen",
+    );
+    assert_one_line_failure(
+        &run(d, &["serve", "--issuer", "http://sso.example.gov.uk"], &[]),
+        2,
+        "issuer: must use https",
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &["check-config"],
+            &[
+                ("GATEHOUSE_DATABASE_URL", "sqlite://x.db"),
+                ("GATEHOUSE_DATABASE_URL_FILE", "y"),
+            ],
+        ),
+        2,
+        "not both",
+    );
+    assert!(
+        !d.join("data").exists(),
+        "nothing was created by a failed start"
+    );
+}
+
+#[test]
+fn runtime_problems_exit_1_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_one_line_failure(
+        &run(
+            d,
+            &[
+                "serve",
+                "--database-url",
+                "postgres://gatehouse@127.0.0.1:1/gatehouse",
+            ],
+            &[],
+        ),
+        1,
+        "cannot reach the database at postgres://gatehouse@127.0.0.1:1/gatehouse",
+    );
+
+    std::fs::write(d.join("not-a-folder"), "").unwrap();
+    assert_one_line_failure(
+        &run(d, &["serve", "--data-dir", "not-a-folder/data"], &[]),
+        1,
+        "data_dir not-a-folder/data: cannot create it",
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    assert_one_line_failure(
+        &run(d, &["serve", "--listen", &addr], &[]),
+        1,
+        "the address is already in use",
+    );
+}
+
+both_engines!(migrate_then_serve_then_stop_on_sigterm);
+
+async fn migrate_then_serve_then_stop_on_sigterm(engine: Engine) {
+    let db = FreshDb::new(engine).await;
+    let d = db.dir.path();
+    let env = [
+        ("GATEHOUSE_DATABASE_URL", db.url.as_str()),
+        ("GATEHOUSE_LISTEN", "127.0.0.1:0"),
+    ];
+    let migrate = run(d, &["migrate"], &env);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(stdout(&migrate).contains("is up to date"));
+    let verify = run(d, &["audit", "verify"], &env);
+    assert!(
+        stdout(&verify).contains("The audit trail is intact: 0 events"),
+        "{}",
+        stdout(&verify)
+    );
+
+    let mut child = gatehouse(d, &[], &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let url = first_line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
+        .to_owned();
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut status = None;
+    for _ in 0..50 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("gatehouse did not stop within 5 s of SIGTERM")
+    });
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+}
