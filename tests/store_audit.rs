@@ -88,19 +88,30 @@ async fn appended_events_verify_and_list_for_actor_or_subject(engine: Engine) {
         &store,
         AuditEvent::new(Action::UserCreated)
             .actor(&helpdesk)
-            .failed(),
+            .failed("wrong_password"),
         9,
     )
     .await;
-    assert_eq!((first, second, third), (1, 2, 3));
-    assert_eq!(store.verify_audit_chain().await.unwrap(), Ok(3));
+    let fourth = append(
+        &store,
+        AuditEvent::new(Action::UserStatusChanged)
+            .by_cli()
+            .subject(&teacher),
+        12,
+    )
+    .await;
+    assert_eq!((first, second, third, fourth), (1, 2, 3, 4));
+    assert_eq!(store.verify_audit_chain().await.unwrap(), Ok(4));
 
     let teacher_trail = store.audit_for_user(&teacher, 10).await.unwrap();
     assert_eq!(
         teacher_trail.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        vec![2, 1],
+        vec![4, 2, 1],
         "newest first"
     );
+    assert_eq!(teacher_trail[0].actor, "cli");
+    assert_eq!(teacher_trail[1].actor, helpdesk.as_str());
+    let teacher_trail = &teacher_trail[1..];
     assert_eq!(teacher_trail[1].action, "user.created");
     assert_eq!(
         teacher_trail[1].user_agent.as_deref(),
@@ -112,7 +123,7 @@ async fn appended_events_verify_and_list_for_actor_or_subject(engine: Engine) {
         (test_epoch() + Duration::minutes(5)).timestamp_millis()
     );
     let diff: serde_json::Value =
-        serde_json::from_str(teacher_trail[0].diff.as_deref().unwrap()).unwrap();
+        serde_json::from_str(teacher_trail[0].details.as_deref().unwrap()).unwrap();
     assert_eq!(diff["after"]["status"], "locked");
 
     let helpdesk_trail = store.audit_for_user(&helpdesk, 10).await.unwrap();
@@ -121,6 +132,7 @@ async fn appended_events_verify_and_list_for_actor_or_subject(engine: Engine) {
         vec![3, 2]
     );
     assert_eq!(helpdesk_trail[0].outcome, "failure");
+    assert_eq!(helpdesk_trail[0].reason.as_deref(), Some("wrong_password"));
     assert_eq!(
         helpdesk_trail[1].prev_hash, teacher_trail[1].hash,
         "chained to event 1"
@@ -190,7 +202,12 @@ async fn verify_names_the_first_tampered_event(engine: Engine) {
     let db = FreshDb::new(engine).await;
     let store = db.store().await;
     for i in 0..5 {
-        append(&store, AuditEvent::new(Action::UserCreated).failed(), i).await;
+        append(
+            &store,
+            AuditEvent::new(Action::UserCreated).failed("wrong_password"),
+            i,
+        )
+        .await;
     }
     disarm(&db).await;
     let changed = raw(

@@ -8,24 +8,27 @@ CREATE TABLE audit_events (
     seq             BIGINT  PRIMARY KEY,
     id              TEXT    NOT NULL UNIQUE,
     occurred_at     BIGINT  NOT NULL,
-    actor_user_id   TEXT,
+    -- Who did it: a user id, or 'cli' / 'system' for work no person signed in for.
+    actor           TEXT    NOT NULL,
     subject_user_id TEXT,
     organisation_id TEXT,
     client_id       TEXT,
     -- A gatehouse::audit::Action, never free text.
     action          TEXT    NOT NULL,
     outcome         TEXT    NOT NULL CHECK (outcome IN ('success', 'failure')),
+    -- Why, as a short code (for a failed sign-in: unknown_user, wrong_password, locked…).
+    reason          TEXT,
     ip              TEXT,
     user_agent      TEXT,
     request_id      TEXT,
-    -- JSON {"before": …, "after": …}; never passwords, codes, tokens or secrets.
-    diff            TEXT,
+    -- JSON details, e.g. {"before": …, "after": …}; never passwords, codes, tokens or secrets.
+    details         TEXT,
     prev_hash       TEXT    NOT NULL,
     hash            TEXT    NOT NULL
 );
 
 CREATE INDEX audit_events_subject ON audit_events (subject_user_id, seq);
-CREATE INDEX audit_events_actor ON audit_events (actor_user_id, seq);
+CREATE INDEX audit_events_actor ON audit_events (actor, seq);
 
 -- The head of the chain: one row, locked by every append so that events are chained in
 -- commit order even with several writers.

@@ -12,6 +12,29 @@ pub use chain::{ChainedEvent, GENESIS_HASH};
 
 use crate::domain::UserId;
 
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, by account id (for a visitor who is not signed in, the account they tried).
+    User(UserId),
+    /// An operator at the `gatehouse` command line.
+    Cli,
+    /// Gatehouse itself (expiry, background tasks).
+    System,
+}
+
+impl Actor {
+    /// As stored: the user id, or `cli` / `system` (user ids are 32 hex digits, so these
+    /// never collide with one).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::User(id) => id.as_str(),
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+}
+
 /// Where a request came from, as far as the audit trail is concerned. Values are cleaned of
 /// control characters and cut to length, so a hostile user agent cannot forge log lines.
 #[derive(Debug, Clone, Default)]
@@ -45,15 +68,17 @@ pub fn clean(value: &str, max: usize) -> String {
 pub struct AuditEvent {
     pub action: Action,
     pub outcome: Outcome,
-    /// Who did it (`None` for the system or an anonymous visitor).
-    pub actor: Option<UserId>,
+    /// A short machine-readable reason (`wrong_password`, `locked`…), mostly for failures.
+    pub reason: Option<&'static str>,
+    /// Who did it.
+    pub actor: Actor,
     /// Whose account it was about.
     pub subject: Option<UserId>,
     pub organisation_id: Option<String>,
     pub client_id: Option<String>,
     pub context: RequestContext,
-    /// `{"before": …, "after": …}` for changes; never secrets.
-    pub diff: Option<serde_json::Value>,
+    /// JSON details, such as `{"before": …, "after": …}` for changes; never secrets.
+    pub details: Option<serde_json::Value>,
 }
 
 impl AuditEvent {
@@ -62,22 +87,43 @@ impl AuditEvent {
         Self {
             action,
             outcome: Outcome::Success,
-            actor: None,
+            reason: None,
+            actor: Actor::System,
             subject: None,
             organisation_id: None,
             client_id: None,
             context: RequestContext::default(),
-            diff: None,
+            details: None,
         }
     }
 
-    pub fn failed(mut self) -> Self {
+    /// Marks the attempt as failed, for `reason` (a short code such as `wrong_password`).
+    pub fn failed(mut self, reason: &'static str) -> Self {
         self.outcome = Outcome::Failure;
+        self.reason = Some(reason);
         self
     }
 
+    /// Records a reason on a successful event (e.g. why an account was unlocked).
+    pub fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// A signed-in person did it.
     pub fn actor(mut self, actor: &UserId) -> Self {
-        self.actor = Some(actor.clone());
+        self.actor = Actor::User(actor.clone());
+        self
+    }
+
+    /// An operator did it with the `gatehouse` command line.
+    pub fn by_cli(mut self) -> Self {
+        self.actor = Actor::Cli;
         self
     }
 
@@ -92,7 +138,7 @@ impl AuditEvent {
     }
 
     pub fn diff(mut self, before: serde_json::Value, after: serde_json::Value) -> Self {
-        self.diff = Some(serde_json::json!({ "before": before, "after": after }));
+        self.details = Some(serde_json::json!({ "before": before, "after": after }));
         self
     }
 }

@@ -13,16 +13,17 @@ pub struct AuditRow {
     pub seq: i64,
     pub id: String,
     pub occurred_at: i64,
-    pub actor_user_id: Option<String>,
+    pub actor: String,
     pub subject_user_id: Option<String>,
     pub organisation_id: Option<String>,
     pub client_id: Option<String>,
     pub action: String,
     pub outcome: String,
+    pub reason: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
-    pub diff: Option<String>,
+    pub details: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -33,16 +34,17 @@ impl AuditRow {
             seq: self.seq,
             id: &self.id,
             occurred_at: self.occurred_at,
-            actor_user_id: self.actor_user_id.as_deref(),
+            actor: &self.actor,
             subject_user_id: self.subject_user_id.as_deref(),
             organisation_id: self.organisation_id.as_deref(),
             client_id: self.client_id.as_deref(),
             action: &self.action,
             outcome: &self.outcome,
+            reason: self.reason.as_deref(),
             ip: self.ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
             request_id: self.request_id.as_deref(),
-            diff: self.diff.as_deref(),
+            details: self.details.as_deref(),
             prev_hash: &self.prev_hash,
         }
     }
@@ -58,8 +60,8 @@ pub struct ChainBreak {
 
 macro_rules! audit_columns {
     () => {
-        "seq, id, occurred_at, actor_user_id, subject_user_id, organisation_id, client_id, \
-         action, outcome, ip, user_agent, request_id, diff, prev_hash, hash"
+        "seq, id, occurred_at, actor, subject_user_id, organisation_id, client_id, \
+         action, outcome, reason, ip, user_agent, request_id, details, prev_hash, hash"
     };
 }
 
@@ -72,12 +74,12 @@ const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE singleton = 1";
 const INSERT: &str = concat!(
     "INSERT INTO audit_events (",
     audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 );
 const FOR_USER: &str = concat!(
     "SELECT ",
     audit_columns!(),
-    " FROM audit_events WHERE subject_user_id = $1 OR actor_user_id = $1 \
+    " FROM audit_events WHERE subject_user_id = $1 OR actor = $1 \
      ORDER BY seq DESC LIMIT $2"
 );
 const PAGE: &str = concat!(
@@ -101,23 +103,24 @@ impl Store {
             .fetch_one(conn)
             .await?);
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let diff = event.diff.as_ref().map(serde_json::Value::to_string);
-        let actor = event.actor.as_ref().map(UserId::as_str);
+        let details = event.details.as_ref().map(serde_json::Value::to_string);
+        let actor = event.actor.as_str();
         let subject = event.subject.as_ref().map(UserId::as_str);
         let row = ChainedEvent {
             seq,
             id: &id,
             occurred_at: millis(now),
-            actor_user_id: actor,
+            actor,
             subject_user_id: subject,
             organisation_id: event.organisation_id.as_deref(),
             client_id: event.client_id.as_deref(),
             action: event.action.as_str(),
             outcome: event.outcome.as_str(),
+            reason: event.reason,
             ip: event.context.ip.as_deref(),
             user_agent: event.context.user_agent.as_deref(),
             request_id: event.context.request_id.as_deref(),
-            diff: diff.as_deref(),
+            details: details.as_deref(),
             prev_hash: &prev_hash,
         };
         let hash = row.hash();
@@ -126,16 +129,17 @@ impl Store {
                 .bind(row.seq)
                 .bind(row.id)
                 .bind(row.occurred_at)
-                .bind(row.actor_user_id)
+                .bind(row.actor)
                 .bind(row.subject_user_id)
                 .bind(row.organisation_id)
                 .bind(row.client_id)
                 .bind(row.action)
                 .bind(row.outcome)
+                .bind(row.reason)
                 .bind(row.ip)
                 .bind(row.user_agent)
                 .bind(row.request_id)
-                .bind(row.diff)
+                .bind(row.details)
                 .bind(row.prev_hash)
                 .bind(&hash)
                 .execute(&mut *conn)

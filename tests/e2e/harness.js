@@ -1,0 +1,89 @@
+// Starts a real Gatehouse (the release binary) on a random port with a fresh SQLite database,
+// and Debian's Chromium through playwright-core. Never downloads a browser.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const require = createRequire(import.meta.url);
+
+export const BINARY = process.env.GATEHOUSE_BIN ?? join(repo, 'target', 'release', 'gatehouse');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Starts `gatehouse serve` and resolves once it prints its URL. */
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('GATEHOUSE_')) delete env[key];
+  Object.assign(env, {
+    GATEHOUSE_LISTEN: '127.0.0.1:0',
+    GATEHOUSE_DATA_DIR: join(dir, 'data'),
+    GATEHOUSE_KEYS_DIR: join(dir, 'keys'),
+    GATEHOUSE_LOG_LEVEL: 'warn',
+  });
+  const child = spawn(BINARY, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const match = seen.match(/http:\/\/127\.0\.0\.1:\d+/);
+      if (match) resolve(match[0]);
+    });
+    child.on('exit', (code) => reject(new Error(`gatehouse exited with ${code} before listening`)));
+  });
+  return {
+    url,
+    async stop() {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Launches headless Chromium with the flags this closed network needs. playwright-core gives
+ * every launch a new, empty profile folder of its own and removes it on close.
+ */
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core on the page (WCAG 2.0, 2.1 and 2.2, levels A and AA) and returns the serious
+ * and critical violations. The context must have `bypassCSP: true`, since our CSP rightly
+ * forbids the inline script axe is injected as.
+ */
+export async function seriousViolations(page) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const results = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+    }),
+  );
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
