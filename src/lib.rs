@@ -3,7 +3,9 @@
 //! The modules below read as a table of contents; each says why it exists.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

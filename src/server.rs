@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -64,7 +65,9 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|e| {
             StartupError::Runtime(format!("cannot read the listening address: {e}"))
         })?;
-        let state = AppState::new(Arc::new(config), store, clock);
+        let auth = Auth::new(&config, store.clone(), clock.clone())
+            .map_err(|e| StartupError::Config(format!("password hashing: {e}")))?;
+        let state = AppState::new(Arc::new(config), store, clock, auth);
         Ok(Self {
             listener,
             state,
@@ -87,12 +90,30 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
+        let sweeper = tokio::spawn(sweep_sessions(self.state.auth.clone()));
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
+        sweeper.abort();
         store.close().await;
         served.map_err(|e| StartupError::Runtime(format!("server stopped: {e}")))
+    }
+}
+
+/// How often expired sessions are removed.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Removes expired sessions now and then, on every node (the deletes are idempotent).
+async fn sweep_sessions(auth: Auth) {
+    let mut interval = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        interval.tick().await;
+        match auth.sweep().await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "removed expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+        }
     }
 }
 

@@ -129,7 +129,7 @@ async fn status_changes_keep_the_reason_only_for_deactivation(engine: Engine) {
     tx.commit().await.unwrap();
     let row = store.user_by_id(&id).await.unwrap().unwrap();
     assert_eq!(row.status().unwrap(), UserStatus::Deactivated);
-    assert_eq!(row.deactivated_reason.as_deref(), Some("Left the school"));
+    assert_eq!(row.status_reason.as_deref(), Some("Left the school"));
     assert_eq!(row.updated_at, later.timestamp_millis());
     assert_eq!(row.activated_at, Some(test_epoch().timestamp_millis()));
 
@@ -141,7 +141,7 @@ async fn status_changes_keep_the_reason_only_for_deactivation(engine: Engine) {
     tx.commit().await.unwrap();
     let row = store.user_by_id(&id).await.unwrap().unwrap();
     assert_eq!(row.status().unwrap(), UserStatus::Active);
-    assert_eq!(row.deactivated_reason, None);
+    assert_eq!(row.status_reason, None);
 
     let mut tx = store.begin().await.unwrap();
     let missing = gatehouse::domain::UserId::generate();

@@ -15,8 +15,11 @@ CREATE TABLE users (
         CHECK (status IN ('invited', 'active', 'locked', 'deactivated')),
     -- Argon2id PHC string; NULL until the person sets a password from their invitation.
     password_hash       TEXT,
-    -- Why the account was deactivated, in the words of whoever did it.
-    deactivated_reason  TEXT,
+    -- Why the account was locked or deactivated, in the words of whoever did it.
+    status_reason       TEXT,
+    -- Consecutive failed sign-ins since the last success; 100 locks the account.
+    failed_sign_ins     BIGINT  NOT NULL DEFAULT 0,
+    last_failed_sign_in_at BIGINT,
     created_at          BIGINT  NOT NULL,
     updated_at          BIGINT  NOT NULL,
     activated_at        BIGINT,

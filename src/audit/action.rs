@@ -8,15 +8,39 @@ use std::str::FromStr;
 pub enum Action {
     UserCreated,
     UserStatusChanged,
+    SignInSucceeded,
+    SignInFailed,
+    AccountLocked,
+    AccountUnlocked,
+    PasswordChanged,
+    SignedOut,
+    SessionsRevoked,
 }
 
 impl Action {
-    pub const ALL: &'static [Action] = &[Action::UserCreated, Action::UserStatusChanged];
+    pub const ALL: &'static [Action] = &[
+        Action::UserCreated,
+        Action::UserStatusChanged,
+        Action::SignInSucceeded,
+        Action::SignInFailed,
+        Action::AccountLocked,
+        Action::AccountUnlocked,
+        Action::PasswordChanged,
+        Action::SignedOut,
+        Action::SessionsRevoked,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserCreated => "user.created",
             Self::UserStatusChanged => "user.status_changed",
+            Self::SignInSucceeded => "sign_in.succeeded",
+            Self::SignInFailed => "sign_in.failed",
+            Self::AccountLocked => "account.locked",
+            Self::AccountUnlocked => "account.unlocked",
+            Self::PasswordChanged => "password.changed",
+            Self::SignedOut => "session.signed_out",
+            Self::SessionsRevoked => "session.revoked",
         }
     }
 }

@@ -18,7 +18,7 @@ impl From<StartupError> for Failure {
     }
 }
 
-fn load(sources: &Sources) -> Result<Config, Failure> {
+pub(super) fn load(sources: &Sources) -> Result<Config, Failure> {
     Config::load(sources).map_err(|e| Failure {
         code: 2,
         message: format!("configuration: {e}"),

@@ -3,6 +3,7 @@
 //! non-zero (2 for configuration, 1 for everything else).
 
 mod commands;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,63 @@ pub enum Command {
     /// Work with the audit trail
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create, find and manage accounts (audited, actor "cli")
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account: active with --password-stdin, otherwise invited
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        #[arg(long)]
+        job_title: Option<String>,
+        /// Read the password from standard input (one line), never from the command line
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts in email order
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// Show one account
+    Show { email: String },
+    /// Lock an active account (it can sign in again after an unlock)
+    Lock {
+        email: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Unlock a locked account and clear its failed sign-ins
+    Unlock {
+        email: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Deactivate an account and end its sessions
+    Deactivate {
+        email: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reactivate a deactivated account
+    Reactivate {
+        email: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +188,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate => commands::migrate(&sources).await,
             Command::CheckConfig => commands::check_config(&sources),
             Command::Audit(AuditCommand::Verify) => commands::audit_verify(&sources).await,
+            Command::User(command) => user::run(&sources, command).await,
         }
     });
     match outcome {

@@ -41,7 +41,16 @@ impl fmt::Display for Redacted<'_> {
         writeln!(f, "log_format = \"{format}\"")?;
         writeln!(f, "log_level = \"{}\"", c.log_level)?;
         writeln!(f, "body_limit = {}", c.body_limit)?;
-        write!(f, "request_timeout_seconds = {}", c.request_timeout_seconds)
+        writeln!(f, "request_timeout_seconds = {}", c.request_timeout_seconds)?;
+        writeln!(f, "argon2_memory_kib = {}", c.argon2_memory_kib)?;
+        writeln!(f, "argon2_iterations = {}", c.argon2_iterations)?;
+        writeln!(f, "argon2_parallelism = {}", c.argon2_parallelism)?;
+        writeln!(f, "hash_queue_limit = {}", c.hash_queue_limit)?;
+        writeln!(f, "hash_queue_timeout_ms = {}", c.hash_queue_timeout_ms)?;
+        writeln!(f, "session_idle_minutes = {}", c.session_idle_minutes)?;
+        writeln!(f, "session_absolute_hours = {}", c.session_absolute_hours)?;
+        writeln!(f, "sign_in_ip_burst = {}", c.sign_in_ip_burst)?;
+        write!(f, "sign_in_ip_per_minute = {}", c.sign_in_ip_per_minute)
     }
 }
 

@@ -40,6 +40,22 @@ pub struct Config {
     pub body_limit: usize,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_seconds: u64,
+    /// Argon2id cost for new password hashes (older hashes are upgraded at sign-in).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Password hashes that may wait for a free core before sign-in answers 503.
+    pub hash_queue_limit: usize,
+    /// Milliseconds a password hash may wait for a free core before sign-in answers 503.
+    pub hash_queue_timeout_ms: u64,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after sign-in, however active.
+    pub session_absolute_hours: u32,
+    /// Sign-in attempts one IP address may make in a burst…
+    pub sign_in_ip_burst: u32,
+    /// …and per minute after that.
+    pub sign_in_ip_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +81,15 @@ struct Layered {
     log_level: String,
     body_limit: usize,
     request_timeout_seconds: u64,
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
+    hash_queue_limit: usize,
+    hash_queue_timeout_ms: u64,
+    session_idle_minutes: u32,
+    session_absolute_hours: u32,
+    sign_in_ip_burst: u32,
+    sign_in_ip_per_minute: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +103,15 @@ struct Defaults {
     log_level: &'static str,
     body_limit: usize,
     request_timeout_seconds: u64,
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
+    hash_queue_limit: usize,
+    hash_queue_timeout_ms: u64,
+    session_idle_minutes: u32,
+    session_absolute_hours: u32,
+    sign_in_ip_burst: u32,
+    sign_in_ip_per_minute: u32,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -90,6 +124,16 @@ const DEFAULTS: Defaults = Defaults {
     log_level: "info",
     body_limit: 64 * 1024,
     request_timeout_seconds: 30,
+    argon2_memory_kib: 19_456,
+    argon2_iterations: 2,
+    argon2_parallelism: 1,
+    hash_queue_limit: 256,
+    hash_queue_timeout_ms: 5_000,
+    session_idle_minutes: 30,
+    session_absolute_hours: 12,
+    // A school's staff often share one address: allow a morning rush from one building.
+    sign_in_ip_burst: 100,
+    sign_in_ip_per_minute: 60,
 };
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -216,6 +260,27 @@ impl Config {
         if layered.database_max_connections < 2 {
             return Err(invalid("database_max_connections", "must be at least 2"));
         }
+        if layered.argon2_memory_kib < 19_456 || layered.argon2_iterations < 2 {
+            return Err(invalid(
+                "argon2_memory_kib",
+                "Argon2id must use at least OWASP's minimum: 19456 KiB and 2 iterations",
+            ));
+        }
+        if layered.argon2_parallelism == 0 {
+            return Err(invalid("argon2_parallelism", "must be at least 1"));
+        }
+        if layered.session_idle_minutes == 0 || layered.session_absolute_hours == 0 {
+            return Err(invalid(
+                "session_idle_minutes",
+                "session lifetimes must be at least 1",
+            ));
+        }
+        if layered.sign_in_ip_burst == 0 || layered.sign_in_ip_per_minute == 0 {
+            return Err(invalid(
+                "sign_in_ip_burst",
+                "sign-in rate limits must be at least 1",
+            ));
+        }
         Ok(Self {
             listen,
             issuer,
@@ -227,6 +292,15 @@ impl Config {
             log_level: layered.log_level,
             body_limit: layered.body_limit,
             request_timeout_seconds: layered.request_timeout_seconds,
+            argon2_memory_kib: layered.argon2_memory_kib,
+            argon2_iterations: layered.argon2_iterations,
+            argon2_parallelism: layered.argon2_parallelism,
+            hash_queue_limit: layered.hash_queue_limit,
+            hash_queue_timeout_ms: layered.hash_queue_timeout_ms,
+            session_idle_minutes: layered.session_idle_minutes,
+            session_absolute_hours: layered.session_absolute_hours,
+            sign_in_ip_burst: layered.sign_in_ip_burst,
+            sign_in_ip_per_minute: layered.sign_in_ip_per_minute,
         })
     }
 }

@@ -10,6 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::observe::current_request_id;
 use super::pages::ErrorPage;
+use crate::auth::AuthError;
+use crate::auth::session::RandomError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,14 +20,27 @@ pub enum Error {
     NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
 }
+
+/// How long to suggest waiting when password hashing is saturated.
+const BUSY_RETRY_SECONDS: u64 = 5;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Self::NotFound => error_page(StatusCode::NOT_FOUND, false),
+            Self::Auth(e) if e.is_busy() => {
+                tracing::warn!("password hashing is saturated; asked the person to retry");
+                let mut response = error_page(StatusCode::SERVICE_UNAVAILABLE, false);
+                set_retry_after(&mut response, BUSY_RETRY_SECONDS);
+                response
+            }
             other => {
                 tracing::error!(error = %other, "internal error");
                 error_page(StatusCode::INTERNAL_SERVER_ERROR, false)
@@ -65,6 +80,39 @@ pub fn error_page(status: StatusCode, json: bool) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+/// The 403 page for a form that failed the CSRF check.
+pub fn forbidden() -> Response {
+    tracing::warn!("form refused: CSRF check failed");
+    error_page(StatusCode::FORBIDDEN, false)
+}
+
+/// The 429 page, saying when to try again.
+pub fn too_many_attempts(retry_after_seconds: u64) -> Response {
+    let request_id = current_request_id().unwrap_or_default();
+    let mut page = ErrorPage::for_status(StatusCode::TOO_MANY_REQUESTS, request_id);
+    let wait = if retry_after_seconds <= 90 {
+        format!("Wait {retry_after_seconds} seconds, then try again.")
+    } else {
+        format!(
+            "Wait {} minutes, then try again.",
+            retry_after_seconds.div_ceil(60)
+        )
+    };
+    page.detail = Some(wait);
+    let mut response = match page.render() {
+        Ok(html) => (StatusCode::TOO_MANY_REQUESTS, Html(html)).into_response(),
+        Err(_) => (StatusCode::TOO_MANY_REQUESTS, page.heading).into_response(),
+    };
+    set_retry_after(&mut response, retry_after_seconds);
+    response
+}
+
+fn set_retry_after(response: &mut Response, seconds: u64) {
+    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
 }
 

@@ -1,13 +1,21 @@
 //! The web layer: the only code that knows axum. This file only merges one router per area
 //! and wraps them in the layers every response needs.
 
+mod account;
 mod assets;
+mod client;
+mod cookies;
+mod csrf;
+mod current_user;
 mod error;
+mod forms;
 mod health;
 mod metrics;
 mod observe;
 mod pages;
+mod return_to;
 mod security_headers;
+mod sign_in;
 mod state;
 
 pub use error::Error;
@@ -46,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(pages::router())
         .merge(assets::router())
+        .merge(sign_in::router())
+        .merge(account::router())
         .fallback(pages::not_found)
         .layer(layers)
         .with_state(state)

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use super::cookies::CookiePolicy;
+use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::store::Store;
@@ -14,15 +16,22 @@ pub struct AppState {
     pub store: Store,
     pub clock: SharedClock,
     pub metrics: PrometheusHandle,
+    pub auth: Auth,
+    pub cookies: CookiePolicy,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, store: Store, clock: SharedClock) -> Self {
+    pub fn new(config: Arc<Config>, store: Store, clock: SharedClock, auth: Auth) -> Self {
+        let cookies = CookiePolicy {
+            secure: config.issuer.is_https(),
+        };
         Self {
             config,
             store,
             clock,
             metrics: super::metrics::handle(),
+            auth,
+            cookies,
         }
     }
 }

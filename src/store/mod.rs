@@ -7,11 +7,13 @@
 mod audit;
 mod connect;
 mod error;
+mod sessions;
 mod users;
 
 pub use audit::{AuditRow, ChainBreak};
 pub use connect::ConnectError;
 pub use error::StoreError;
+pub use sessions::{NewSession, SessionRow};
 pub use users::{NewUser, UserRow};
 
 use std::time::Duration;

@@ -16,7 +16,9 @@ pub struct UserRow {
     pub job_title: Option<String>,
     pub status: String,
     pub password_hash: Option<String>,
-    pub deactivated_reason: Option<String>,
+    pub status_reason: Option<String>,
+    pub failed_sign_ins: i64,
+    pub last_failed_sign_in_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub activated_at: Option<i64>,
@@ -54,8 +56,8 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
 macro_rules! user_columns {
     () => {
         "id, email, email_normalised, given_name, family_name, job_title, status, \
-         password_hash, deactivated_reason, created_at, updated_at, activated_at, \
-         last_sign_in_at, password_changed_at"
+         password_hash, status_reason, failed_sign_ins, last_failed_sign_in_at, created_at, \
+         updated_at, activated_at, last_sign_in_at, password_changed_at"
     };
 }
 
@@ -71,8 +73,31 @@ const BY_EMAIL: &str = concat!(
     " FROM users WHERE email_normalised = $1"
 );
 
-const SET_STATUS: &str = "UPDATE users SET status = $2, deactivated_reason = $3, updated_at = $4 \
+/// Unlocking or reactivating also forgets past failures, so the person starts afresh.
+const SET_STATUS: &str = "UPDATE users SET status = $2, status_reason = $3, updated_at = $4, \
+     failed_sign_ins = CASE WHEN $2 = 'active' THEN 0 ELSE failed_sign_ins END, \
+     activated_at = CASE WHEN $2 = 'active' AND activated_at IS NULL THEN $4 ELSE activated_at END \
      WHERE id = $1";
+
+const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2, password_changed_at = $3, \
+     updated_at = $3 WHERE id = $1";
+
+/// One statement, so parallel failures are all counted; the 100th locks an active account.
+const RECORD_FAILURE: &str = "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, \
+     last_failed_sign_in_at = $2, \
+     status = CASE WHEN failed_sign_ins + 1 >= $3 AND status = 'active' THEN 'locked' ELSE status END, \
+     status_reason = CASE WHEN failed_sign_ins + 1 >= $3 AND status = 'active' \
+         THEN 'Too many failed sign-in attempts' ELSE status_reason END \
+     WHERE id = $1 RETURNING failed_sign_ins, status";
+
+const RECORD_SUCCESS: &str = "UPDATE users SET failed_sign_ins = 0, last_sign_in_at = $2, \
+     password_hash = COALESCE($3, password_hash) WHERE id = $1";
+
+const LIST: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users ORDER BY email_normalised LIMIT $1 OFFSET $2"
+);
 
 impl Store {
     /// Creates an account inside `tx`. A second account with the same email (in any case)
@@ -124,7 +149,8 @@ impl Store {
         }))
     }
 
-    /// Changes an account's status inside `tx`; `reason` is kept only for deactivation.
+    /// Changes an account's status inside `tx`; `reason` is kept for locked and deactivated
+    /// accounts. Becoming active clears the failure count.
     pub async fn set_user_status(
         &self,
         tx: &mut Tx,
@@ -152,5 +178,82 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Stores a new password hash inside `tx`.
+    pub async fn set_password_hash(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        phc: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query(SET_PASSWORD)
+                .bind(id.as_str())
+                .bind(phc)
+                .bind(millis(now))
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Counts one more failed sign-in inside `tx`, locking an active account when the count
+    /// reaches `lock_at`. Returns the new count and status.
+    pub async fn record_failed_sign_in(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        lock_at: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, UserStatus), StoreError> {
+        let (count, status): (i64, String) = on_tx!(tx, |conn| {
+            sqlx::query_as(RECORD_FAILURE)
+                .bind(id.as_str())
+                .bind(millis(now))
+                .bind(lock_at)
+                .fetch_one(conn)
+                .await?
+        });
+        let status = status
+            .parse()
+            .map_err(|e: UnknownStatus| StoreError::Corrupt(e.to_string()))?;
+        Ok((count, status))
+    }
+
+    /// Records a successful sign-in inside `tx`: clears the failure count and, when the
+    /// stored hash used old parameters, replaces it.
+    pub async fn record_sign_in(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        rehashed: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_tx!(tx, |conn| {
+            sqlx::query(RECORD_SUCCESS)
+                .bind(id.as_str())
+                .bind(millis(now))
+                .bind(rehashed)
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Accounts in email order, a page at a time.
+    pub async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<UserRow>, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, UserRow>(LIST)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 }

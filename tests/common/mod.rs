@@ -216,3 +216,154 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The user agent our test browser claims, as a real Firefox would send it.
+pub const FIREFOX: &str =
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+impl TestApp {
+    /// Creates an active account with `password`, as `gatehouse user create` does.
+    pub async fn create_user(&self, email: &str, password: &str) -> gatehouse::domain::UserId {
+        self.create_named_user(email, "Ioana", "Roberts", password)
+            .await
+    }
+
+    pub async fn create_named_user(
+        &self,
+        email: &str,
+        given: &str,
+        family: &str,
+        password: &str,
+    ) -> gatehouse::domain::UserId {
+        use gatehouse::account::{Accounts, NewAccount};
+        use gatehouse::auth::password::{HashParams, Password, PasswordHasher};
+        let hasher = PasswordHasher::new(
+            HashParams::default(),
+            2,
+            16,
+            std::time::Duration::from_secs(30),
+        )
+        .unwrap();
+        let accounts = Accounts::new(self.store.clone(), hasher, Arc::new(self.clock.clone()));
+        let user = accounts
+            .create(
+                NewAccount {
+                    email: gatehouse::domain::Email::parse(email).unwrap(),
+                    given_name: given.to_owned(),
+                    family_name: family.to_owned(),
+                    job_title: None,
+                    password: Some(Password::from_input(password).unwrap()),
+                },
+                gatehouse::audit::Actor::Cli,
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        gatehouse::domain::UserId::from_stored(user.id)
+    }
+
+    /// A fresh browser: its own cookie jar, no redirects followed.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(FIREFOX)
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+}
+
+/// Reads the test clock (tests may not read the wall clock either).
+pub trait ClockExt {
+    fn now_for_tests(&self) -> DateTime<Utc>;
+}
+
+impl ClockExt for ManualClock {
+    fn now_for_tests(&self) -> DateTime<Utc> {
+        use gatehouse::clock::Clock;
+        self.now()
+    }
+}
+
+/// A browser-like client: keeps cookies, reads CSRF tokens from pages.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token from the form on `path`.
+    pub async fn csrf(&self, path: &str) -> String {
+        let html = self.get(path).await.text().await.unwrap();
+        csrf_in(&html)
+    }
+
+    /// Submits a form as our own page would (same-origin fetch metadata).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("sec-fetch-site", "same-origin")
+            .header("origin", &self.base)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Fills in and submits the sign-in form.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        let token = self.csrf("/sign-in").await;
+        self.post(
+            "/sign-in",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", password),
+                ("return_to", "/account"),
+            ],
+        )
+        .await
+    }
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))
+        + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+/// Where a redirect points.
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Sends only the head of a form POST announcing `length` bytes, and returns the status the
+/// server answers with (without ever sending the body).
+pub async fn raw_post_status(addr: SocketAddr, path: &str, length: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}

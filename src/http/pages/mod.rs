@@ -94,7 +94,20 @@ pub struct ErrorPage {
     pub code: &'static str,
     pub heading: &'static str,
     pub advice: &'static str,
+    /// A sentence for this occasion, such as how long to wait.
+    pub detail: Option<String>,
     pub request_id: String,
+}
+
+/// A simple page: a heading, a few paragraphs and one link onwards.
+#[derive(Debug, Template)]
+#[template(path = "pages/message.html")]
+pub struct MessagePage {
+    pub layout: Layout,
+    pub heading: &'static str,
+    pub paragraphs: Vec<&'static str>,
+    pub link_href: &'static str,
+    pub link_text: &'static str,
 }
 
 impl ErrorPage {
@@ -110,6 +123,17 @@ impl ErrorPage {
                 "unavailable",
                 "Sorry, the service is unavailable",
                 "Try again in a few minutes.",
+            ),
+            StatusCode::FORBIDDEN => (
+                "forbidden",
+                "Sorry, we could not accept that form",
+                "This can happen if the page was open for a long time or was sent from another \
+                 website. Go back, reload the page and try again.",
+            ),
+            StatusCode::TOO_MANY_REQUESTS => (
+                "too_many_requests",
+                "Too many attempts",
+                "There have been too many attempts to sign in from your network.",
             ),
             StatusCode::PAYLOAD_TOO_LARGE => (
                 "payload_too_large",
@@ -127,6 +151,7 @@ impl ErrorPage {
             code,
             heading,
             advice,
+            detail: None,
             request_id,
         }
     }

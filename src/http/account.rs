@@ -1,0 +1,292 @@
+//! `/account`: a signed-in person's own details, password and sessions.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::CookieJar;
+use chrono::DateTime;
+use serde::Deserialize;
+
+use super::client::Client;
+use super::current_user::CurrentUser;
+use super::forms::FormErrors;
+use super::pages::Layout;
+use super::{AppState, Error, csrf};
+use crate::auth::ChangePasswordError;
+use crate::auth::password::{InputError, Password, policy_min_length};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(overview))
+        .route(
+            "/account/password",
+            get(password_form).post(change_password),
+        )
+        .route("/account/sessions/sign-out-others", post(sign_out_others))
+}
+
+/// One row of "Where you're signed in".
+#[derive(Debug)]
+struct SessionView {
+    device: String,
+    ip: String,
+    last_active: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    notice: Option<&'static str>,
+    name: String,
+    email: String,
+    sessions: Vec<SessionView>,
+    csrf_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OverviewQuery {
+    notice: Option<String>,
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    CurrentUser(current): CurrentUser,
+    jar: CookieJar,
+    Query(query): Query<OverviewQuery>,
+) -> Result<Response, Error> {
+    let sessions = state.auth.sessions_of(&current).await?;
+    let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
+    let notice = match query.notice.as_deref() {
+        Some("password-changed") => {
+            Some("Your password has been changed. You have been signed out everywhere else.")
+        }
+        Some("sessions-ended") => Some("You have been signed out of all other sessions."),
+        _ => None,
+    };
+    let page = OverviewPage {
+        layout: Layout::default(),
+        notice,
+        name: format!("{} {}", current.user.given_name, current.user.family_name),
+        email: current.user.email.clone(),
+        sessions: sessions
+            .iter()
+            .map(|s| SessionView {
+                device: describe_device(s.user_agent.as_deref()),
+                ip: s.ip.clone().unwrap_or_else(|| "Unknown".to_owned()),
+                last_active: format_time(s.last_seen_at),
+                current: s.id_hash == current.id_hash,
+            })
+            .collect(),
+        csrf_token,
+    };
+    Ok((jar, Html(page.render()?)).into_response())
+}
+
+/// One password field on the change form.
+#[derive(Debug)]
+struct PasswordField {
+    id: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+}
+
+const FIELDS: [PasswordField; 3] = [
+    PasswordField {
+        id: "current_password",
+        label: "Current password",
+        autocomplete: "current-password",
+    },
+    PasswordField {
+        id: "new_password",
+        label: "New password",
+        autocomplete: "new-password",
+    },
+    PasswordField {
+        id: "confirm_password",
+        label: "Confirm new password",
+        autocomplete: "new-password",
+    },
+];
+
+#[derive(Template)]
+#[template(path = "account/change_password.html")]
+struct ChangePasswordPage {
+    layout: Layout,
+    form: FormErrors,
+    csrf_token: String,
+    fields: &'static [PasswordField],
+    min_length: usize,
+}
+
+async fn password_form(
+    State(state): State<AppState>,
+    CurrentUser(_current): CurrentUser,
+    jar: CookieJar,
+) -> Result<Response, Error> {
+    password_page(&state, jar, FormErrors::default(), StatusCode::OK)
+}
+
+fn password_page(
+    state: &AppState,
+    jar: CookieJar,
+    form: FormErrors,
+    status: StatusCode,
+) -> Result<Response, Error> {
+    let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
+    let page = ChangePasswordPage {
+        layout: Layout::default(),
+        form,
+        csrf_token,
+        fields: &FIELDS,
+        min_length: policy_min_length(false),
+    };
+    Ok((status, jar, Html(page.render()?)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangePasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    CurrentUser(current): CurrentUser,
+    Client(ctx): Client,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(form): Form<ChangePasswordForm>,
+) -> Result<Response, Error> {
+    if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
+        return Ok(super::error::forbidden());
+    }
+    let mut errors = FormErrors::default();
+    let old = Password::from_input(&form.current_password).map_err(|e| match e {
+        InputError::Empty => errors.add("current_password", "Enter your current password"),
+        other => errors.add("current_password", other.to_string()),
+    });
+    let new = Password::from_input(&form.new_password).map_err(|e| match e {
+        InputError::Empty => errors.add("new_password", "Enter a new password"),
+        other => errors.add("new_password", other.to_string()),
+    });
+    if form.confirm_password.is_empty() {
+        errors.add("confirm_password", "Confirm your new password");
+    } else if form.confirm_password != form.new_password {
+        errors.add(
+            "confirm_password",
+            "Enter the same password in both new password fields",
+        );
+    }
+    let (Ok(old), Ok(new), true) = (old, new, errors.is_empty()) else {
+        return password_page(&state, jar, errors, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    match state.auth.change_password(&current, &old, &new, &ctx).await {
+        Ok(_) => Ok(Redirect::to("/account?notice=password-changed").into_response()),
+        Err(ChangePasswordError::WrongCurrent) => {
+            errors.add("current_password", "Your current password is not right");
+            password_page(&state, jar, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(ChangePasswordError::Policy(why)) => {
+            errors.add("new_password", why.to_string());
+            password_page(&state, jar, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(ChangePasswordError::Auth(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn sign_out_others(
+    State(state): State<AppState>,
+    CurrentUser(current): CurrentUser,
+    Client(ctx): Client,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, Error> {
+    if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
+        return Ok(super::error::forbidden());
+    }
+    state.auth.sign_out_others(&current, &ctx).await?;
+    Ok(Redirect::to("/account?notice=sessions-ended").into_response())
+}
+
+/// "Firefox on Windows", from a user agent string, as well as can be told.
+fn describe_device(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("CrOS", "ChromeOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(s)) => format!("A browser on {s}"),
+        (None, None) => "An unknown browser".to_owned(),
+    }
+}
+
+/// GOV.UK style: "26 November 2026 at 7:45pm (UTC)".
+fn format_time(millis: i64) -> String {
+    DateTime::from_timestamp_millis(millis).map_or_else(
+        || "Unknown".to_owned(),
+        |t| {
+            let time = t.format("%-I:%M%P").to_string();
+            format!("{} at {time} (UTC)", t.format("%-d %B %Y"))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_described_in_plain_words() {
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(describe_device(Some(chrome)), "Chrome on Windows");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe_device(Some(safari)), "Safari on iPhone");
+        assert_eq!(describe_device(None), "An unknown browser");
+    }
+
+    #[test]
+    fn times_read_like_gov_uk() {
+        assert_eq!(
+            format_time(1_788_251_400_000),
+            "1 September 2026 at 8:30am (UTC)"
+        );
+    }
+}

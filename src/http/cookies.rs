@@ -1,0 +1,55 @@
+//! The two cookies: the session (who you are) and the CSRF secret (that a form came from
+//! us). Over https both carry the `__Host-` prefix with `Secure`, so no other site or
+//! subdomain can set them; on plain-http localhost they work without, for development.
+
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+/// Names and flags, decided once from whether the issuer is https.
+#[derive(Debug, Clone, Copy)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    pub fn session_name(self) -> &'static str {
+        if self.secure {
+            "__Host-gatehouse_session"
+        } else {
+            "gatehouse_session"
+        }
+    }
+
+    pub fn csrf_name(self) -> &'static str {
+        if self.secure {
+            "__Host-gatehouse_csrf"
+        } else {
+            "gatehouse_csrf"
+        }
+    }
+
+    /// The session cookie: a browser-session cookie, since the server decides expiry.
+    pub fn session(self, value: String) -> Cookie<'static> {
+        self.build(self.session_name(), value, SameSite::Lax)
+    }
+
+    /// The CSRF cookie: strict, only ever sent back by our own pages.
+    pub fn csrf(self, value: String) -> Cookie<'static> {
+        self.build(self.csrf_name(), value, SameSite::Strict)
+    }
+
+    /// A cookie that tells the browser to forget `name`.
+    pub fn removal(self, name: &'static str) -> Cookie<'static> {
+        let mut cookie = self.build(name, String::new(), SameSite::Lax);
+        cookie.make_removal();
+        cookie
+    }
+
+    fn build(self, name: &'static str, value: String, same_site: SameSite) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(same_site)
+            .build()
+    }
+}
