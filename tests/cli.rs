@@ -306,3 +306,186 @@ async fn migrate_then_serve_then_stop_on_sigterm(engine: Engine) {
     });
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
 }
+
+both_engines!(operators_manage_accounts_from_the_command_line);
+
+/// `gatehouse ARGS` with `input` on standard input.
+fn run_with_input(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = gatehouse(dir, args, env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn operators_manage_accounts_from_the_command_line(engine: Engine) {
+    let db = FreshDb::new(engine).await;
+    let d = db.dir.path();
+    let env = [("GATEHOUSE_DATABASE_URL", db.url.as_str())];
+    let email = "siobhan.quinn10@school100011.example.org";
+    let create = |input: &str| {
+        run_with_input(
+            d,
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--given-name",
+                "Siobhán",
+                "--family-name",
+                "Quinn",
+                "--password-stdin",
+            ],
+            &env,
+            input,
+        )
+    };
+    assert_one_line_failure(
+        &create("too short\n"),
+        2,
+        "Password must be 15 characters or more",
+    );
+    let created = create("harbour velvet pylon quiz\n");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(stdout(&created).contains("status active"));
+    assert!(
+        !stdout(&created).contains("harbour"),
+        "the password is never echoed"
+    );
+    assert_one_line_failure(
+        &create("harbour velvet pylon quiz\n"),
+        2,
+        "An account with that email address already exists",
+    );
+    let invited = run(
+        d,
+        &[
+            "user",
+            "create",
+            "--email",
+            "new.starter@example.org",
+            "--given-name",
+            "New",
+            "--family-name",
+            "Starter",
+        ],
+        &env,
+    );
+    assert!(stdout(&invited).contains("status invited"));
+
+    let list = run(d, &["user", "list", "--json"], &env);
+    let users: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 2);
+    assert_eq!(users[0]["email"], "new.starter@example.org");
+    assert_eq!(users[0]["has_password"], false);
+    assert_eq!(users[1]["given_name"], "Siobhán");
+    assert!(!stdout(&list).contains("argon2"), "hashes are never shown");
+
+    let show = stdout(&run(
+        d,
+        &["user", "show", "SIOBHAN.QUINN10@school100011.example.org"],
+        &env,
+    ));
+    assert!(show.contains("status: active"), "{show}");
+
+    let lock = run(
+        d,
+        &["user", "lock", email, "--reason", "Reported lost laptop"],
+        &env,
+    );
+    assert!(
+        stdout(&lock).contains("is now locked"),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    assert_one_line_failure(
+        &run(d, &["user", "lock", email, "--reason", "again"], &env),
+        2,
+        "already locked",
+    );
+    assert!(
+        stdout(&run(
+            d,
+            &["user", "unlock", email, "--reason", "Laptop found"],
+            &env
+        ))
+        .contains("is now active")
+    );
+    assert!(
+        stdout(&run(
+            d,
+            &["user", "deactivate", email, "--reason", "Left the school"],
+            &env
+        ))
+        .contains("is now deactivated")
+    );
+    assert!(
+        stdout(&run(
+            d,
+            &["user", "reactivate", email, "--reason", "Came back"],
+            &env
+        ))
+        .contains("is now active")
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &["user", "unlock", "nobody@example.org", "--reason", "x"],
+            &env,
+        ),
+        2,
+        "There is no account with that email address",
+    );
+    assert_one_line_failure(
+        &run(d, &["user", "show", "not-an-email"], &env),
+        2,
+        "--email: Enter an email address in the correct format",
+    );
+
+    let verify = run(d, &["audit", "verify"], &env);
+    assert!(
+        stdout(&verify).contains("The audit trail is intact: 6 events"),
+        "{}",
+        stdout(&verify)
+    );
+
+    // Someone with database access rewrites history: verify notices.
+    let tamper = [
+        "DROP TRIGGER audit_events_no_update",
+        "UPDATE audit_events SET details = '{}' WHERE seq = 3",
+    ];
+    match engine {
+        Engine::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            sqlx::query(tamper[0]).execute(&pool).await.unwrap();
+            sqlx::query(tamper[1]).execute(&pool).await.unwrap();
+        }
+        Engine::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query("DROP TRIGGER audit_events_no_update ON audit_events")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(tamper[1]).execute(&pool).await.unwrap();
+        }
+    }
+    assert_one_line_failure(
+        &run(d, &["audit", "verify"], &env),
+        1,
+        "the audit trail is broken at event 3: contents changed after it was written",
+    );
+}

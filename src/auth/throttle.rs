@@ -21,8 +21,8 @@ pub fn account_delay(consecutive_failures: i64) -> Duration {
     let doublings = u32::try_from(consecutive_failures - FREE_FAILURES).unwrap_or(u32::MAX);
     2_i64
         .checked_pow(doublings)
-        .map(Duration::seconds)
-        .filter(|d| *d < MAX_DELAY)
+        .filter(|seconds| *seconds < MAX_DELAY.num_seconds())
+        .and_then(Duration::try_seconds)
         .unwrap_or(MAX_DELAY)
 }
 
@@ -38,9 +38,11 @@ impl IpLimit {
         f64::from(self.per_minute) / 60_000.0
     }
 
-    /// Seconds until the bucket holding `tokens` (negative: in debt) allows another attempt.
+    /// Seconds until the bucket, left holding `tokens` after a refused attempt, lets the
+    /// next one through (it needs a whole token to take, and refused attempts also take one,
+    /// so a flood only digs its own hole deeper).
     pub fn retry_after_seconds(&self, tokens: f64) -> u64 {
-        let millis = (-tokens).max(0.0) / self.per_milli();
+        let millis = (1.0 - tokens).max(0.0) / self.per_milli();
         // Whole seconds, rounded up; at most a day, so the cast cannot overflow.
         (millis / 1000.0).ceil().clamp(1.0, 86_400.0) as u64
     }
@@ -59,6 +61,11 @@ mod tests {
         assert_eq!(account_delay(10), Duration::seconds(32));
         assert_eq!(account_delay(15), MAX_DELAY);
         assert_eq!(account_delay(99), MAX_DELAY);
+        assert_eq!(
+            account_delay(1_000_000),
+            MAX_DELAY,
+            "no overflow however many"
+        );
     }
 
     #[test]
@@ -67,8 +74,8 @@ mod tests {
             burst: 10,
             per_minute: 60,
         };
-        assert_eq!(limit.retry_after_seconds(-1.0), 1);
-        assert_eq!(limit.retry_after_seconds(-5.5), 6);
+        assert_eq!(limit.retry_after_seconds(-1.0), 2);
+        assert_eq!(limit.retry_after_seconds(-5.5), 7);
         assert_eq!(limit.retry_after_seconds(0.5), 1);
     }
 }
