@@ -123,7 +123,7 @@ async fn every_response_carries_security_headers(engine: Engine) {
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
         assert_eq!(h["cache-control"], "no-store", "{path}");
         assert!(h.get("x-request-id").is_some(), "{path}");
         assert!(

@@ -15,9 +15,7 @@ const require = createRequire(import.meta.url);
 export const BINARY = process.env.GATEHOUSE_BIN ?? join(repo, 'target', 'release', 'gatehouse');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Starts `gatehouse serve` and resolves once it prints its URL. */
-export async function startServer() {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+function environment(dir) {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('GATEHOUSE_')) delete env[key];
   Object.assign(env, {
@@ -26,6 +24,26 @@ export async function startServer() {
     GATEHOUSE_KEYS_DIR: join(dir, 'keys'),
     GATEHOUSE_LOG_LEVEL: 'warn',
   });
+  return env;
+}
+
+/** Runs `gatehouse ARGS` against the server's database, with `input` on standard input. */
+function cli(dir, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, { cwd: dir, env: environment(dir), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { err += c; });
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`gatehouse ${args.join(' ')}: ${err}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Starts `gatehouse serve` and resolves once it prints its URL. */
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const env = environment(dir);
   const child = spawn(BINARY, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let seen = '';
@@ -38,6 +56,11 @@ export async function startServer() {
   });
   return {
     url,
+    /** Creates an active account, as an operator would with `gatehouse user create`. */
+    createUser(email, givenName, familyName, password) {
+      return cli(dir, ['user', 'create', '--email', email, '--given-name', givenName,
+        '--family-name', familyName, '--password-stdin'], `${password}\n`);
+    },
     async stop() {
       const exited = new Promise((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');
