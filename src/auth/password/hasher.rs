@@ -1,16 +1,21 @@
-//! Argon2id hashing on the blocking pool, behind a semaphore: at most one hash per core runs
-//! at once, a bounded number wait, and the rest are told "busy" at once, so a sign-in flood
-//! costs a fixed amount of memory and never starves the async workers that issue tokens.
+//! Argon2id hashing on a small pool of dedicated threads (one per core), behind a semaphore:
+//! at most one hash per core runs at once, a bounded number wait, and the rest are told
+//! "busy" at once, so a sign-in flood costs a fixed amount of memory and never starves the
+//! async workers that issue tokens.
+//!
+//! Dedicated threads rather than tokio's blocking pool: each Argon2 call allocates 19 MiB,
+//! and the allocator keeps a per-thread arena's worth of it; a fixed set of threads keeps
+//! that memory to a fixed set of arenas (measured in `benches/sign_in.rs`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use argon2::{
     ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _,
     PasswordVerifier as _, Version,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use super::input::Password;
 
@@ -56,9 +61,13 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
+/// A piece of hashing work for the pool.
+type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+
 #[derive(Debug)]
 struct Inner {
-    argon: Argon2<'static>,
+    /// Feeds the worker threads; when the last hasher handle goes, they finish and exit.
+    jobs: Mutex<mpsc::Sender<Job>>,
     params: HashParams,
     running: Semaphore,
     waiting: AtomicUsize,
@@ -86,6 +95,8 @@ impl PasswordHasher {
         )
         .map_err(|e| HashError::Params(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+        let workers = workers.max(1);
+        let jobs = start_workers(&argon, workers)?;
         let dummy_input = uuid::Uuid::new_v4().simple().to_string();
         let dummy = argon
             .hash_password(dummy_input.as_bytes())
@@ -93,9 +104,9 @@ impl PasswordHasher {
             .to_string();
         Ok(Self {
             inner: Arc::new(Inner {
-                argon,
+                jobs: Mutex::new(jobs),
                 params,
-                running: Semaphore::new(workers.max(1)),
+                running: Semaphore::new(workers),
                 waiting: AtomicUsize::new(0),
                 max_waiting,
                 max_wait,
@@ -173,13 +184,52 @@ impl PasswordHasher {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) | Err(_) => return Err(HashError::Busy),
         };
-        let shared = self.inner.clone();
-        let result = tokio::task::spawn_blocking(move || work(&shared.argon))
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |argon| {
+            let _ = reply.send(work(argon));
+        });
+        let sent = inner
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(job);
+        if sent.is_err() {
+            return Err(HashError::Internal(
+                "the hashing threads have stopped".to_owned(),
+            ));
+        }
+        let result = answer
             .await
-            .map_err(|e| HashError::Internal(e.to_string()));
+            .map_err(|_| HashError::Internal("a hashing thread stopped mid-job".to_owned()));
         drop(permit);
         result
     }
+}
+
+/// Starts `count` threads that run hashing jobs until the sender is dropped.
+fn start_workers(argon: &Argon2<'static>, count: usize) -> Result<mpsc::Sender<Job>, HashError> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..count {
+        let receiver = receiver.clone();
+        let argon = argon.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{n}"))
+            .spawn(move || {
+                loop {
+                    let next = receiver
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv();
+                    match next {
+                        Ok(job) => job(&argon),
+                        Err(_) => break,
+                    }
+                }
+            })
+            .map_err(|e| HashError::Internal(format!("cannot start a hashing thread: {e}")))?;
+    }
+    Ok(sender)
 }
 
 #[cfg(test)]
