@@ -18,6 +18,8 @@ both_engines!(
     signing_in_again_replaces_the_session,
     names_with_html_are_shown_as_text,
     sign_in_upgrades_hashes_made_with_old_parameters,
+    over_https_the_session_cookie_is_host_prefixed_and_secure,
+    a_saturated_hasher_answers_503_with_a_try_again_page,
 );
 
 async fn staff_sign_in_see_their_account_and_sign_out(engine: Engine) {
@@ -67,12 +69,30 @@ async fn staff_sign_in_see_their_account_and_sign_out(engine: Engine) {
     assert!(html.contains("This device"));
 
     let token = common::csrf_in(&html);
+    let session_value = cookie
+        .trim_start_matches("gatehouse_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let out = browser.post("/sign-out", &[("csrf_token", &token)]).await;
     assert_eq!(out.status(), 303);
     assert_eq!(location(&out), "/signed-out");
     let after = browser.get("/account").await;
     assert_eq!(after.status(), 303, "signed out means signed out");
     assert_eq!(location(&after), "/sign-in?return_to=%2Faccount");
+    let replayed = app
+        .client
+        .get(app.url("/account"))
+        .header("cookie", format!("gatehouse_session={session_value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replayed.status(),
+        303,
+        "an old cookie replayed after sign-out is signed out"
+    );
 
     let trail: Vec<String> = app
         .store
@@ -451,5 +471,100 @@ async fn sign_in_upgrades_hashes_made_with_old_parameters(engine: Engine) {
         app.browser().sign_in(EMAIL, PASSWORD).await.status(),
         303,
         "the new hash works"
+    );
+}
+
+async fn over_https_the_session_cookie_is_host_prefixed_and_secure(engine: Engine) {
+    let app = TestApp::spawn_with(engine, "issuer = \"https://sso.example.gov.uk\"").await;
+    app.create_user(EMAIL, PASSWORD).await;
+    // The test talks plain http to the listener, as a TLS-terminating proxy would.
+    let client = &app.client;
+    let form = client.get(app.url("/sign-in")).send().await.unwrap();
+    let csrf_cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-gatehouse_csrf="))
+        .expect("__Host- CSRF cookie");
+    assert!(
+        csrf_cookie.contains("Secure") && csrf_cookie.contains("SameSite=Strict"),
+        "{csrf_cookie}"
+    );
+    let token = common::csrf_in(&form.text().await.unwrap());
+    let signed_in = client
+        .post(app.url("/sign-in"))
+        .header("cookie", format!("__Host-gatehouse_csrf={token}"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-gatehouse_session="))
+        .expect("__Host- session cookie");
+    for flag in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(flag), "{flag} missing from {session}");
+    }
+    assert!(
+        !session.contains("Domain="),
+        "__Host- cookies carry no Domain"
+    );
+}
+
+async fn a_saturated_hasher_answers_503_with_a_try_again_page(engine: Engine) {
+    let app = TestApp::spawn_with(engine, "hash_queue_limit = 0\nhash_queue_timeout_ms = 1").await;
+    app.create_user(EMAIL, PASSWORD).await;
+    let browser = app.browser();
+    let token = browser.csrf("/sign-in").await;
+    let attempts: Vec<_> = (0..24)
+        .map(|_| {
+            let browser = browser.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let r = browser
+                    .post(
+                        "/sign-in",
+                        &[
+                            ("csrf_token", token.as_str()),
+                            ("email", EMAIL),
+                            ("password", "a wrong password here"),
+                        ],
+                    )
+                    .await;
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (r.status().as_u16(), retry, r.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for attempt in attempts {
+        let (status, retry, html) = attempt.await.unwrap();
+        match status {
+            401 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(retry.as_deref(), Some("5"));
+                assert!(html.contains("Sorry, the service is unavailable"));
+                assert!(html.contains("Try again in a few minutes."));
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "24 simultaneous hashes on a queue of none must turn some away"
     );
 }

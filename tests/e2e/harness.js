@@ -1,6 +1,7 @@
 // Starts a real Gatehouse (the release binary) on a random port with a fresh SQLite database,
 // and Debian's Chromium through playwright-core. Never downloads a browser.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -15,9 +16,25 @@ const require = createRequire(import.meta.url);
 export const BINARY = process.env.GATEHOUSE_BIN ?? join(repo, 'target', 'release', 'gatehouse');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-function environment(dir) {
+/**
+ * With E2E_ENGINE=postgres, each server gets a new schema in TEST_DATABASE_URL's database
+ * (made with psql); otherwise a fresh SQLite file in its temporary folder.
+ */
+function databaseUrl() {
+  if (process.env.E2E_ENGINE !== 'postgres') return null;
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) throw new Error('E2E_ENGINE=postgres needs TEST_DATABASE_URL');
+  const schema = `e2e_${randomBytes(8).toString('hex')}`;
+  execFileSync('psql', [base, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE SCHEMA ${schema}`]);
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+function environment(dir, dbUrl) {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('GATEHOUSE_')) delete env[key];
+  if (dbUrl) env.GATEHOUSE_DATABASE_URL = dbUrl;
   Object.assign(env, {
     GATEHOUSE_LISTEN: '127.0.0.1:0',
     GATEHOUSE_DATA_DIR: join(dir, 'data'),
@@ -28,9 +45,9 @@ function environment(dir) {
 }
 
 /** Runs `gatehouse ARGS` against the server's database, with `input` on standard input. */
-function cli(dir, args, input) {
+function cli(dir, dbUrl, args, input) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { cwd: dir, env: environment(dir), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(BINARY, args, { cwd: dir, env: environment(dir, dbUrl), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => { out += c; });
@@ -43,7 +60,8 @@ function cli(dir, args, input) {
 /** Starts `gatehouse serve` and resolves once it prints its URL. */
 export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
-  const env = environment(dir);
+  const dbUrl = databaseUrl();
+  const env = environment(dir, dbUrl);
   const child = spawn(BINARY, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let seen = '';
@@ -58,7 +76,7 @@ export async function startServer() {
     url,
     /** Creates an active account, as an operator would with `gatehouse user create`. */
     createUser(email, givenName, familyName, password) {
-      return cli(dir, ['user', 'create', '--email', email, '--given-name', givenName,
+      return cli(dir, dbUrl, ['user', 'create', '--email', email, '--given-name', givenName,
         '--family-name', familyName, '--password-stdin'], `${password}\n`);
     },
     async stop() {
