@@ -45,13 +45,7 @@ async fn staff_sign_in_see_their_account_and_sign_out(engine: Engine) {
         .await;
     assert_eq!(signed_in.status(), 303, "redirect after POST");
     assert_eq!(location(&signed_in), "/account");
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("gatehouse_session="))
-        .expect("session cookie");
+    let cookie = common::set_cookie(&signed_in, "gatehouse_session").expect("session cookie");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
         "{cookie}"
@@ -309,28 +303,10 @@ async fn forms_without_our_csrf_token_or_from_other_sites_are_refused(engine: En
     // Another browser's token does not work with this browser's cookie.
     let other = app.browser();
     other.csrf("/sign-in").await;
-    let stolen = other
-        .post(
-            "/sign-in",
-            &[
-                ("csrf_token", &token),
-                ("email", EMAIL),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let stolen = other.post_sign_in(&token, EMAIL, PASSWORD).await;
     assert_eq!(stolen.status(), 403);
 
-    let ok = browser
-        .post(
-            "/sign-in",
-            &[
-                ("csrf_token", &token),
-                ("email", EMAIL),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let ok = browser.post_sign_in(&token, EMAIL, PASSWORD).await;
     assert_eq!(ok.status(), 303);
 }
 
@@ -387,16 +363,7 @@ async fn signing_in_again_replaces_the_session(engine: Engine) {
 
     // Signing in again (say, after a planted cookie) yields a new id, and the old one is dead.
     let token = common::csrf_in(&browser.get("/account").await.text().await.unwrap());
-    let second = browser
-        .post(
-            "/sign-in",
-            &[
-                ("csrf_token", &token),
-                ("email", EMAIL),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let second = browser.post_sign_in(&token, EMAIL, PASSWORD).await;
     assert_eq!(second.status(), 303);
     let second_cookie = second
         .cookies()
@@ -480,13 +447,8 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_secure(engine: Engin
     // The test talks plain http to the listener, as a TLS-terminating proxy would.
     let client = &app.client;
     let form = client.get(app.url("/sign-in")).send().await.unwrap();
-    let csrf_cookie = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("__Host-gatehouse_csrf="))
-        .expect("__Host- CSRF cookie");
+    let csrf_cookie =
+        common::set_cookie(&form, "__Host-gatehouse_csrf").expect("__Host- CSRF cookie");
     assert!(
         csrf_cookie.contains("Secure") && csrf_cookie.contains("SameSite=Strict"),
         "{csrf_cookie}"
@@ -505,13 +467,8 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_secure(engine: Engin
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303);
-    let session = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("__Host-gatehouse_session="))
-        .expect("__Host- session cookie");
+    let session =
+        common::set_cookie(&signed_in, "__Host-gatehouse_session").expect("__Host- session cookie");
     for flag in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(session.contains(flag), "{flag} missing from {session}");
     }

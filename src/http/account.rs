@@ -205,19 +205,13 @@ async fn change_password(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn sign_out_others(
     State(state): State<AppState>,
     CurrentUser(current): CurrentUser,
     Client(ctx): Client,
     jar: CookieJar,
     headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<csrf::TokenOnly>,
 ) -> Result<Response, Error> {
     if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
         return Ok(super::error::forbidden());

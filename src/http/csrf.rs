@@ -8,10 +8,18 @@
 
 use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::cookies::CookiePolicy;
 use crate::auth::session::{RandomError, random_hex_256};
+
+/// A form whose only field is the CSRF token (buttons such as "Sign out").
+#[derive(Debug, Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
 
 /// The token to put in this page's forms, and the jar to send back (with a new cookie when
 /// the browser had none).

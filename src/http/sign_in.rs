@@ -157,19 +157,13 @@ fn form_page(
     Ok((status, jar, Html(page.render()?)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn sign_out(
     State(state): State<AppState>,
     MaybeUser(current): MaybeUser,
     Client(ctx): Client,
     jar: CookieJar,
     headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<csrf::TokenOnly>,
 ) -> Result<Response, Error> {
     if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
         return Ok(super::error::forbidden());

@@ -322,6 +322,24 @@ impl Browser {
             .unwrap()
     }
 
+    /// Submits the sign-in form with `token`.
+    pub async fn post_sign_in(
+        &self,
+        token: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post(
+            "/sign-in",
+            &[
+                ("csrf_token", token),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
     /// Fills in and submits the sign-in form.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         let token = self.csrf("/sign-in").await;
@@ -346,6 +364,17 @@ pub fn csrf_in(html: &str) -> String {
         .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))
         + marker.len();
     html[start..start + 64].to_owned()
+}
+
+/// The whole `Set-Cookie` header for cookie `name`, if the response sets it.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&prefix))
 }
 
 /// Where a redirect points.
