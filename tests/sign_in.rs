@@ -515,7 +515,7 @@ async fn a_saturated_hasher_answers_503_with_a_try_again_page(engine: Engine) {
                 busy += 1;
                 assert_eq!(retry.as_deref(), Some("5"));
                 assert!(html.contains("Sorry, the service is unavailable"));
-                assert!(html.contains("Try again in a few minutes."));
+                assert!(html.contains("Wait a few seconds, then try again."));
             }
             other => panic!("unexpected status {other}"),
         }

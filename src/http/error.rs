@@ -37,9 +37,12 @@ impl IntoResponse for Error {
             Self::NotFound => error_page(StatusCode::NOT_FOUND, false),
             Self::Auth(e) if e.is_busy() => {
                 tracing::warn!("password hashing is saturated; asked the person to retry");
-                let mut response = error_page(StatusCode::SERVICE_UNAVAILABLE, false);
-                set_retry_after(&mut response, BUSY_RETRY_SECONDS);
-                response
+                page_with_detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "A lot of people are signing in at once. Wait a few seconds, then try again."
+                        .to_owned(),
+                    BUSY_RETRY_SECONDS,
+                )
             }
             other => {
                 tracing::error!(error = %other, "internal error");
@@ -91,8 +94,6 @@ pub fn forbidden() -> Response {
 
 /// The 429 page, saying when to try again.
 pub fn too_many_attempts(retry_after_seconds: u64) -> Response {
-    let request_id = current_request_id().unwrap_or_default();
-    let mut page = ErrorPage::for_status(StatusCode::TOO_MANY_REQUESTS, request_id);
     let wait = if retry_after_seconds <= 90 {
         format!("Wait {retry_after_seconds} seconds, then try again.")
     } else {
@@ -101,10 +102,17 @@ pub fn too_many_attempts(retry_after_seconds: u64) -> Response {
             retry_after_seconds.div_ceil(60)
         )
     };
-    page.detail = Some(wait);
+    page_with_detail(StatusCode::TOO_MANY_REQUESTS, wait, retry_after_seconds)
+}
+
+/// An error page with a sentence for the occasion and a `Retry-After` header.
+fn page_with_detail(status: StatusCode, detail: String, retry_after_seconds: u64) -> Response {
+    let request_id = current_request_id().unwrap_or_default();
+    let mut page = ErrorPage::for_status(status, request_id);
+    page.detail = Some(detail);
     let mut response = match page.render() {
-        Ok(html) => (StatusCode::TOO_MANY_REQUESTS, Html(html)).into_response(),
-        Err(_) => (StatusCode::TOO_MANY_REQUESTS, page.heading).into_response(),
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, page.heading).into_response(),
     };
     set_retry_after(&mut response, retry_after_seconds);
     response
