@@ -20,6 +20,7 @@ both_engines!(
     sign_in_upgrades_hashes_made_with_old_parameters,
     over_https_the_session_cookie_is_host_prefixed_and_secure,
     a_saturated_hasher_answers_503_with_a_try_again_page,
+    forwarded_addresses_are_believed_only_from_trusted_proxies,
 );
 
 async fn staff_sign_in_see_their_account_and_sign_out(engine: Engine) {
@@ -524,4 +525,35 @@ async fn a_saturated_hasher_answers_503_with_a_try_again_page(engine: Engine) {
         busy > 0,
         "24 simultaneous hashes on a queue of none must turn some away"
     );
+}
+
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies(engine: Engine) {
+    for (config, expected) in [
+        ("", "127.0.0.1"),
+        ("trusted_proxies = [\"127.0.0.1\"]", "198.51.100.7"),
+    ] {
+        let app = TestApp::spawn_with(engine, config).await;
+        app.create_user(EMAIL, PASSWORD).await;
+        let browser = app.browser();
+        let token = browser.csrf("/sign-in").await;
+        let signed_in = browser
+            .client
+            .post(app.url("/sign-in"))
+            .header("sec-fetch-site", "same-origin")
+            .header("x-forwarded-for", "198.51.100.7")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", EMAIL),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 303);
+        let html = browser.get("/account").await.text().await.unwrap();
+        assert!(
+            html.contains(&format!("<td>{expected}</td>")),
+            "{config:?}: expected {expected}"
+        );
+    }
 }

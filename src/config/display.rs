@@ -50,7 +50,13 @@ impl fmt::Display for Redacted<'_> {
         writeln!(f, "session_idle_minutes = {}", c.session_idle_minutes)?;
         writeln!(f, "session_absolute_hours = {}", c.session_absolute_hours)?;
         writeln!(f, "sign_in_ip_burst = {}", c.sign_in_ip_burst)?;
-        write!(f, "sign_in_ip_per_minute = {}", c.sign_in_ip_per_minute)
+        writeln!(f, "sign_in_ip_per_minute = {}", c.sign_in_ip_per_minute)?;
+        let proxies: Vec<String> = c
+            .trusted_proxies
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        write!(f, "trusted_proxies = [{}]", proxies.join(", "))
     }
 }
 

@@ -4,7 +4,7 @@
 mod display;
 mod issuer;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -56,6 +56,8 @@ pub struct Config {
     pub sign_in_ip_burst: u32,
     /// …and per minute after that.
     pub sign_in_ip_per_minute: u32,
+    /// Load balancers whose `X-Forwarded-For` is believed; from anyone else it is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +92,7 @@ struct Layered {
     session_absolute_hours: u32,
     sign_in_ip_burst: u32,
     sign_in_ip_per_minute: u32,
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +115,7 @@ struct Defaults {
     session_absolute_hours: u32,
     sign_in_ip_burst: u32,
     sign_in_ip_per_minute: u32,
+    trusted_proxies: [&'static str; 0],
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -134,6 +138,7 @@ const DEFAULTS: Defaults = Defaults {
     // A school's staff often share one address: allow a morning rush from one building.
     sign_in_ip_burst: 100,
     sign_in_ip_per_minute: 60,
+    trusted_proxies: [],
 };
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -275,6 +280,12 @@ impl Config {
                 "session lifetimes must be at least 1",
             ));
         }
+        let trusted_proxies = layered
+            .trusted_proxies
+            .iter()
+            .map(|p| p.trim().parse::<IpAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| invalid("trusted_proxies", "must be a list of IP addresses"))?;
         if layered.sign_in_ip_burst == 0 || layered.sign_in_ip_per_minute == 0 {
             return Err(invalid(
                 "sign_in_ip_burst",
@@ -301,6 +312,7 @@ impl Config {
             session_absolute_hours: layered.session_absolute_hours,
             sign_in_ip_burst: layered.sign_in_ip_burst,
             sign_in_ip_per_minute: layered.sign_in_ip_per_minute,
+            trusted_proxies,
         })
     }
 }
