@@ -3,21 +3,21 @@
 //! "busy" at once, so a sign-in flood costs a fixed amount of memory and never starves the
 //! async workers that issue tokens.
 //!
-//! Dedicated threads rather than tokio's blocking pool: each Argon2 call allocates 19 MiB,
-//! and the allocator keeps a per-thread arena's worth of it; a fixed set of threads keeps
-//! that memory to a fixed set of arenas (measured in `benches/sign_in.rs`).
+//! Dedicated threads rather than tokio's blocking pool: each keeps its own Argon2 memory area
+//! (see `worker.rs`), so memory is one area per core however many sign-ins are waiting
+//! (measured in `benches/sign_in.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use argon2::{
-    ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _,
-    PasswordVerifier as _, Version,
+    ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, Version,
 };
 use tokio::sync::{Semaphore, oneshot};
 
 use super::input::Password;
+use super::worker::{self, Job, Worker};
 
 /// Argon2id cost parameters (OWASP's minimum: 19,456 KiB, 2 passes, 1 lane).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +61,6 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
-/// A piece of hashing work for the pool.
-type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
-
 #[derive(Debug)]
 struct Inner {
     /// Feeds the worker threads; when the last hasher handle goes, they finish and exit.
@@ -94,9 +91,9 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| HashError::Params(e.to_string()))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params.clone());
         let workers = workers.max(1);
-        let jobs = start_workers(&argon, workers)?;
+        let jobs = worker::start(&argon_params, workers)?;
         let dummy_input = uuid::Uuid::new_v4().simple().to_string();
         let dummy = argon
             .hash_password(dummy_input.as_bytes())
@@ -122,13 +119,7 @@ impl PasswordHasher {
     /// A PHC string (`$argon2id$v=19$m=…`) for a new password.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let bytes = password.expose().as_bytes().to_vec();
-        self.run(move |argon| {
-            argon
-                .hash_password(&bytes)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Internal(e.to_string()))
-        })
-        .await?
+        self.run(move |worker| worker.hash(&bytes)).await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is no account
@@ -142,9 +133,7 @@ impl PasswordHasher {
         let phc = stored.unwrap_or(&self.inner.dummy).to_owned();
         let needs_rehash = real && self.is_outdated(&phc);
         let bytes = password.expose().as_bytes().to_vec();
-        let matches = self
-            .run(move |argon| argon.verify_password(&bytes, phc.as_str()).is_ok())
-            .await?;
+        let matches = self.run(move |worker| worker.verify(&bytes, &phc)).await?;
         Ok(Verification {
             matches: matches && real,
             needs_rehash: matches && needs_rehash,
@@ -170,7 +159,7 @@ impl PasswordHasher {
     async fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where
         T: Send + 'static,
-        F: FnOnce(&Argon2<'static>) -> T + Send + 'static,
+        F: FnOnce(&mut Worker) -> T + Send + 'static,
     {
         let inner = &self.inner;
         let queued = inner.waiting.fetch_add(1, Ordering::SeqCst);
@@ -185,8 +174,8 @@ impl PasswordHasher {
             Ok(Err(_)) | Err(_) => return Err(HashError::Busy),
         };
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |argon| {
-            let _ = reply.send(work(argon));
+        let job: Job = Box::new(move |worker| {
+            let _ = reply.send(work(worker));
         });
         let sent = inner
             .jobs
@@ -204,32 +193,6 @@ impl PasswordHasher {
         drop(permit);
         result
     }
-}
-
-/// Starts `count` threads that run hashing jobs until the sender is dropped.
-fn start_workers(argon: &Argon2<'static>, count: usize) -> Result<mpsc::Sender<Job>, HashError> {
-    let (sender, receiver) = mpsc::channel::<Job>();
-    let receiver = Arc::new(Mutex::new(receiver));
-    for n in 0..count {
-        let receiver = receiver.clone();
-        let argon = argon.clone();
-        std::thread::Builder::new()
-            .name(format!("argon2-{n}"))
-            .spawn(move || {
-                loop {
-                    let next = receiver
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .recv();
-                    match next {
-                        Ok(job) => job(&argon),
-                        Err(_) => break,
-                    }
-                }
-            })
-            .map_err(|e| HashError::Internal(format!("cannot start a hashing thread: {e}")))?;
-    }
-    Ok(sender)
 }
 
 #[cfg(test)]

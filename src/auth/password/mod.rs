@@ -4,6 +4,7 @@
 mod hasher;
 mod input;
 mod policy;
+mod worker;
 
 pub use hasher::{HashError, HashParams, PasswordHasher, Verification};
 pub use input::{InputError, Password};
