@@ -157,26 +157,20 @@ async fn every_refusal_looks_the_same(engine: Engine) {
         "a locked account looks like a wrong password"
     );
 
-    let reasons: Vec<Option<String>> = app
-        .store
-        .audit_for_user(&user, 10)
+    assert_eq!(failure_reasons(&app, &user).await, ["wrong_password"]);
+    assert_eq!(failure_reasons(&app, &locked_id).await, ["locked"]);
+}
+
+/// The reason codes of an account's failed sign-ins in the audit trail, newest first.
+async fn failure_reasons(app: &TestApp, id: &gatehouse::domain::UserId) -> Vec<String> {
+    app.store
+        .audit_for_user(id, 10)
         .await
         .unwrap()
         .into_iter()
         .filter(|e| e.action == "sign_in.failed")
-        .map(|e| e.reason)
-        .collect();
-    assert_eq!(reasons, [Some("wrong_password".to_owned())]);
-    let locked_reasons: Vec<Option<String>> = app
-        .store
-        .audit_for_user(&locked_id, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "sign_in.failed")
-        .map(|e| e.reason)
-        .collect();
-    assert_eq!(locked_reasons, [Some("locked".to_owned())]);
+        .filter_map(|e| e.reason)
+        .collect()
 }
 
 async fn empty_and_oversized_fields_get_errors_beside_them(engine: Engine) {
