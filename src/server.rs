@@ -135,8 +135,9 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     Ok(store)
 }
 
-/// Makes sure `path` exists and can be written, creating it (private to this user when
-/// `private`) if it is missing.
+/// Makes sure `path` exists and can be written, creating it if it is missing. A `private`
+/// folder (keys, database) is made, or tightened to, mode 0700: a fresh clone checks `keys/`
+/// out as 0755, and nothing in it should be readable by other users.
 fn ensure_folder(key: &str, path: &Path, private: bool) -> Result<(), StartupError> {
     let fail = |what: &str, e: std::io::Error| {
         StartupError::Runtime(format!(
@@ -154,6 +155,18 @@ fn ensure_folder(key: &str, path: &Path, private: bool) -> Result<(), StartupErr
         builder
             .create(path)
             .map_err(|e| fail("cannot create it", e))?;
+    }
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| fail("cannot read its permissions", e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| fail("cannot make it private (mode 0700)", e))?;
+            tracing::warn!(folder = %path.display(), "{key} was readable by other users; made it private (0700)");
+        }
     }
     let probe = path.join(".gatehouse-write-test");
     std::fs::write(&probe, b"").map_err(|e| fail("cannot write to it", e))?;

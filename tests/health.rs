@@ -11,8 +11,25 @@ use common::{Engine, FreshDb, TestApp, proxy::Relay};
 
 both_engines!(
     healthz_and_readyz_answer,
-    metrics_count_requests_by_route_and_status
+    metrics_count_requests_by_route_and_status,
+    key_and_data_folders_are_private_to_the_service,
 );
+
+/// A fresh clone checks `keys/` out as 0755; the server makes it (and the data folder) 0700.
+async fn key_and_data_folders_are_private_to_the_service(engine: Engine) {
+    use std::os::unix::fs::PermissionsExt;
+    let db = FreshDb::new(engine).await;
+    std::fs::create_dir_all(db.keys_dir()).unwrap();
+    std::fs::set_permissions(db.keys_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let keys = db.keys_dir();
+    let data = db.data_dir();
+    let _app = TestApp::spawn_on(db, "").await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&keys), 0o700);
+    if engine == Engine::Sqlite {
+        assert_eq!(mode(&data), 0o700);
+    }
+}
 
 async fn healthz_and_readyz_answer(engine: Engine) {
     let app = TestApp::spawn(engine).await;
