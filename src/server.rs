@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::crypto::{KeyFolder, KeyFolderError, Keys};
 use crate::http::{self, AppState};
+use crate::oidc::{LogoutWorker, Oidc, deliver_due_notices};
 use crate::store::{ConnectError, Store};
 
 /// Why the process could not start or keep running.
@@ -67,7 +69,9 @@ impl Server {
         })?;
         let auth = Auth::new(&config, store.clone(), clock.clone())
             .map_err(|e| StartupError::Config(format!("password hashing: {e}")))?;
-        let state = AppState::new(Arc::new(config), store, clock, auth);
+        let keys = open_keys(&config, clock.clone())?;
+        let oidc = Oidc::new(store.clone(), keys, clock.clone(), config.issuer.clone());
+        let state = AppState::new(Arc::new(config), store, clock, auth, oidc);
         Ok(Self {
             listener,
             state,
@@ -91,11 +95,13 @@ impl Server {
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
         let sweeper = tokio::spawn(sweep_sessions(self.state.auth.clone()));
+        let logouts = tokio::spawn(deliver_logouts(self.state.oidc.clone()));
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        logouts.abort();
         store.close().await;
         served.map_err(|e| StartupError::Runtime(format!("server stopped: {e}")))
     }
@@ -115,6 +121,34 @@ async fn sweep_sessions(auth: Auth) {
             Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
         }
     }
+}
+
+/// How often the back-channel logout queue is checked.
+const LOGOUT_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Delivers back-channel logout notices on every node (each notice is claimed by one).
+async fn deliver_logouts(oidc: Oidc) {
+    let http = match LogoutWorker::http_client() {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!(error = %e, "back-channel logout is disabled: no HTTP client");
+            return;
+        }
+    };
+    let mut interval = tokio::time::interval(LOGOUT_POLL);
+    loop {
+        interval.tick().await;
+        deliver_due_notices(&oidc, &http).await;
+    }
+}
+
+/// Loads the signing keys, creating any that are missing. A key file others can read
+/// stops the start-up: a leaked key lets anyone mint tokens.
+pub fn open_keys(config: &Config, clock: SharedClock) -> Result<Keys, StartupError> {
+    Keys::open(KeyFolder::new(&config.keys_dir), clock).map_err(|e| match e {
+        KeyFolderError::Unsafe(why) => StartupError::Config(format!("signing keys: {why}")),
+        other => StartupError::Runtime(format!("signing keys: {other}")),
+    })
 }
 
 /// Creates the data folder when SQLite needs it, connects and applies migrations.

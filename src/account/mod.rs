@@ -187,7 +187,7 @@ impl Accounts {
             .await?;
         let ended = match to {
             UserStatus::Locked | UserStatus::Deactivated => {
-                self.store.delete_user_sessions(&mut tx, &id).await?
+                self.store.delete_user_sessions(&mut tx, &id, now).await?
             }
             UserStatus::Active | UserStatus::Invited => 0,
         };

@@ -15,6 +15,16 @@ pub enum Action {
     PasswordChanged,
     SignedOut,
     SessionsRevoked,
+    ClientCreated,
+    ClientUpdated,
+    ClientSecretRotated,
+    ClientDeleted,
+    KeyCreated,
+    KeyRetired,
+    AuthorizationGranted,
+    ConsentGranted,
+    ConsentWithdrawn,
+    TokenReuseDetected,
 }
 
 impl Action {
@@ -28,6 +38,16 @@ impl Action {
         Action::PasswordChanged,
         Action::SignedOut,
         Action::SessionsRevoked,
+        Action::ClientCreated,
+        Action::ClientUpdated,
+        Action::ClientSecretRotated,
+        Action::ClientDeleted,
+        Action::KeyCreated,
+        Action::KeyRetired,
+        Action::AuthorizationGranted,
+        Action::ConsentGranted,
+        Action::ConsentWithdrawn,
+        Action::TokenReuseDetected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +61,16 @@ impl Action {
             Self::PasswordChanged => "password.changed",
             Self::SignedOut => "session.signed_out",
             Self::SessionsRevoked => "session.revoked",
+            Self::ClientCreated => "client.created",
+            Self::ClientUpdated => "client.updated",
+            Self::ClientSecretRotated => "client.secret_rotated",
+            Self::ClientDeleted => "client.deleted",
+            Self::KeyCreated => "key.created",
+            Self::KeyRetired => "key.retired",
+            Self::AuthorizationGranted => "authorization.granted",
+            Self::ConsentGranted => "consent.granted",
+            Self::ConsentWithdrawn => "consent.withdrawn",
+            Self::TokenReuseDetected => "token.reuse_detected",
         }
     }
 }

@@ -132,6 +132,11 @@ impl AuditEvent {
         self
     }
 
+    pub fn client(mut self, client_id: &str) -> Self {
+        self.client_id = Some(client_id.to_owned());
+        self
+    }
+
     pub fn context(mut self, context: RequestContext) -> Self {
         self.context = context;
         self

@@ -86,8 +86,11 @@ impl Auth {
     /// Ends a session that is being replaced by a new sign-in (no session survives a change
     /// of who is signed in, so a planted cookie cannot be upgraded).
     pub async fn discard_session(&self, current: &CurrentSession) -> Result<(), AuthError> {
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        self.store.delete_session(&mut tx, &current.id_hash).await?;
+        self.store
+            .delete_session(&mut tx, &current.id_hash, now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -101,7 +104,9 @@ impl Auth {
         let now = self.clock.now();
         let id = current.user.user_id();
         let mut tx = self.store.begin().await?;
-        self.store.delete_session(&mut tx, &current.id_hash).await?;
+        self.store
+            .delete_session(&mut tx, &current.id_hash, now)
+            .await?;
         let event = AuditEvent::new(Action::SignedOut)
             .actor(&id)
             .subject(&id)
@@ -122,7 +127,7 @@ impl Auth {
         let mut tx = self.store.begin().await?;
         let ended = self
             .store
-            .delete_other_sessions(&mut tx, &id, &current.id_hash)
+            .delete_other_sessions(&mut tx, &id, &current.id_hash, now)
             .await?;
         let event = AuditEvent::new(Action::SessionsRevoked)
             .actor(&id)
@@ -180,7 +185,7 @@ impl Auth {
             .await?;
         let ended = self
             .store
-            .delete_other_sessions(&mut tx, &id, &current.id_hash)
+            .delete_other_sessions(&mut tx, &id, &current.id_hash, now)
             .await?;
         let event = AuditEvent::new(Action::PasswordChanged)
             .actor(&id)

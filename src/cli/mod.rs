@@ -1,8 +1,11 @@
-//! The command line: `serve` (the default), `migrate`, `check-config` and `audit verify`.
+//! The command line: `serve` (the default), `migrate`, `check-config`, `audit verify`, and
+//! the `user`, `client` and `keys` administration commands.
 //! Each command shares the library code the server uses; failures print one line and exit
 //! non-zero (2 for configuration, 1 for everything else).
 
+mod client;
 mod commands;
+mod keys;
 mod user;
 
 use std::path::PathBuf;
@@ -73,6 +76,12 @@ pub enum Command {
     /// Create, find and manage accounts (audited, actor "cli")
     #[command(subcommand)]
     User(UserCommand),
+    /// Register and manage services (OAuth clients; audited, actor "cli")
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// List, rotate and retire signing keys
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +198,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::CheckConfig => commands::check_config(&sources),
             Command::Audit(AuditCommand::Verify) => commands::audit_verify(&sources).await,
             Command::User(command) => user::run(&sources, command).await,
+            Command::Client(command) => client::run(&sources, command).await,
+            Command::Keys(command) => keys::run(&sources, command).await,
         }
     });
     match outcome {

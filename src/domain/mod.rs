@@ -2,7 +2,11 @@
 //! cannot exist past the boundary where it arrived.
 
 mod email;
+mod redirect_uri;
+mod scope;
 mod user;
 
 pub use email::{Email, EmailError};
+pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use scope::{KNOWN_SCOPES, Scopes, UnknownScope};
 pub use user::{UnknownStatus, UserId, UserStatus};

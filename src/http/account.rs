@@ -45,7 +45,17 @@ struct OverviewPage {
     name: String,
     email: String,
     sessions: Vec<SessionView>,
+    services: Vec<ServiceView>,
     csrf_token: String,
+}
+
+/// One row of "Services you have allowed".
+#[derive(Debug)]
+struct ServiceView {
+    client_id: String,
+    name: String,
+    data: String,
+    since: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,12 +70,25 @@ async fn overview(
     Query(query): Query<OverviewQuery>,
 ) -> Result<Response, Error> {
     let sessions = state.auth.sessions_of(&current).await?;
+    let services = state
+        .oidc
+        .consents_of(&current.user.user_id())
+        .await?
+        .into_iter()
+        .map(|c| ServiceView {
+            data: super::oidc::describe_scopes(&c.scopes),
+            since: format_time(c.granted_at),
+            client_id: c.client_id,
+            name: c.name,
+        })
+        .collect();
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let notice = match query.notice.as_deref() {
         Some("password-changed") => {
             Some("Your password has been changed. You have been signed out everywhere else.")
         }
         Some("sessions-ended") => Some("You have been signed out of all other sessions."),
+        Some("service-removed") => Some("The service can no longer see your details."),
         _ => None,
     };
     let page = OverviewPage {
@@ -82,6 +105,7 @@ async fn overview(
                 current: s.id_hash == current.id_hash,
             })
             .collect(),
+        services,
         csrf_token,
     };
     Ok((jar, Html(page.render()?)).into_response())

@@ -12,6 +12,7 @@ mod forms;
 mod health;
 mod metrics;
 mod observe;
+mod oidc;
 mod pages;
 mod return_to;
 mod security_headers;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(sign_in::router())
         .merge(account::router())
+        .merge(oidc::router())
+        .merge(oidc::withdraw_router())
         .fallback(pages::not_found)
         .layer(layers)
         .with_state(state)

@@ -41,6 +41,10 @@ struct SignInPage {
 #[derive(Debug, Deserialize)]
 struct ShowQuery {
     return_to: Option<String>,
+    /// Pre-fills the email address (OIDC `login_hint`).
+    login_hint: Option<String>,
+    /// Asks a signed-in person to prove who they are again (`prompt=login`, `max_age`).
+    reauth: Option<String>,
 }
 
 async fn show(
@@ -50,16 +54,21 @@ async fn show(
     Query(query): Query<ShowQuery>,
 ) -> Result<Response, Error> {
     let return_to = return_to::safe(query.return_to.as_deref());
-    if signed_in.is_some() {
-        return Ok(Redirect::to(&return_to).into_response());
-    }
+    let email = match (&signed_in, query.reauth.is_some()) {
+        (Some(_), false) => return Ok(Redirect::to(&return_to).into_response()),
+        (Some(current), true) => current.user.email.clone(),
+        (None, _) => query
+            .login_hint
+            .filter(|h| h.len() <= 254 && h.contains('@'))
+            .unwrap_or_default(),
+    };
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let page = SignInPage {
         layout: Layout::default(),
         form: FormErrors::default(),
         csrf_token,
         return_to,
-        email: String::new(),
+        email,
     };
     Ok((jar, Html(page.render()?)).into_response())
 }

@@ -8,6 +8,7 @@ use super::cookies::CookiePolicy;
 use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::oidc::Oidc;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -18,10 +19,17 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub auth: Auth,
     pub cookies: CookiePolicy,
+    pub oidc: Oidc,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, store: Store, clock: SharedClock, auth: Auth) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        clock: SharedClock,
+        auth: Auth,
+        oidc: Oidc,
+    ) -> Self {
         let cookies = CookiePolicy {
             secure: config.issuer.is_https(),
         };
@@ -32,6 +40,7 @@ impl AppState {
             metrics: super::metrics::handle(),
             auth,
             cookies,
+            oidc,
         }
     }
 }

@@ -5,14 +5,22 @@
 //! `ON CONFLICT`, `RETURNING`); [`on_pool!`] and [`on_tx!`] run it on whichever engine is in use.
 
 mod audit;
+mod authorization;
+mod clients;
 mod connect;
 mod error;
+mod grants;
+mod logout_notices;
 mod sessions;
 mod users;
 
 pub use audit::{AuditRow, ChainBreak};
+pub use authorization::ConsentRow;
+pub use clients::ClientRow;
 pub use connect::ConnectError;
 pub use error::StoreError;
+pub use grants::{CodeRow, GrantRow, Redemption};
+pub use logout_notices::NoticeRow;
 pub use sessions::{NewSession, SessionRow};
 pub use users::{NewUser, UserRow};
 

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::grants::Ending;
 use super::users::millis;
 use super::{Store, StoreError, Tx, on_pool, on_tx};
 use crate::domain::UserId;
@@ -157,7 +158,14 @@ impl Store {
     }
 
     /// Ends one session; returns whether it existed.
-    pub async fn delete_session(&self, tx: &mut Tx, id_hash: &str) -> Result<bool, StoreError> {
+    pub async fn delete_session(
+        &self,
+        tx: &mut Tx,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.end_session_grants(tx, Ending::One(id_hash), now)
+            .await?;
         let n = on_tx!(tx, |conn| {
             sqlx::query(DELETE)
                 .bind(id_hash)
@@ -174,7 +182,10 @@ impl Store {
         tx: &mut Tx,
         user: &UserId,
         keep: &str,
+        now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        self.end_session_grants(tx, Ending::OthersOf(user.as_str(), keep), now)
+            .await?;
         Ok(on_tx!(tx, |conn| {
             sqlx::query(DELETE_OTHERS)
                 .bind(user.as_str())
@@ -190,7 +201,10 @@ impl Store {
         &self,
         tx: &mut Tx,
         user: &UserId,
+        now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        self.end_session_grants(tx, Ending::AllOf(user.as_str()), now)
+            .await?;
         Ok(on_tx!(tx, |conn| {
             sqlx::query(DELETE_ALL)
                 .bind(user.as_str())
@@ -208,6 +222,7 @@ impl Store {
         idle_cutoff: DateTime<Utc>,
         bucket_cutoff: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        self.end_expired_session_grants(now, idle_cutoff).await?;
         Ok(on_pool!(self, write, |pool| {
             let sessions = sqlx::query(DELETE_EXPIRED)
                 .bind(millis(now))

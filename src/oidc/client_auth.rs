@@ -1,0 +1,188 @@
+//! Who is calling the token, introspection and revocation endpoints (RFC 6749 §2.3,
+//! OIDC Core §9): a secret in the Basic header or the form, a JWT signed with a key the
+//! service registered (RFC 7523 §2.2), or — for public services — just the client id.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::JsonWebKey;
+use openidconnect::core::CoreJsonWebKey;
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use super::{AuthMethod, Client, Oidc};
+use crate::auth::session::hash_secret;
+use crate::crypto::{SigningAlg, decode_unverified_header};
+use crate::store::StoreError;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Everything a request offered as client authentication.
+#[derive(Debug, Default)]
+pub struct ClientCredentials {
+    pub basic: Option<(String, SecretString)>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub assertion_type: Option<String>,
+    pub assertion: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    /// RFC 6749 §5.2 `invalid_client`; the description is safe to show.
+    #[error("{0}")]
+    Failed(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Oidc {
+    /// The service that is calling, if its credentials are right.
+    pub async fn authenticate_client(
+        &self,
+        creds: &ClientCredentials,
+        audience: &str,
+    ) -> Result<Client, ClientAuthError> {
+        let fail = ClientAuthError::Failed;
+        let methods = usize::from(creds.basic.is_some())
+            + usize::from(creds.client_secret.is_some())
+            + usize::from(creds.assertion.is_some());
+        if methods > 1 {
+            return Err(fail("use exactly one client authentication method"));
+        }
+        let assertion_id = match &creds.assertion {
+            Some(assertion) => Some(
+                assertion_subject(assertion).ok_or(fail("client_assertion is not a valid JWT"))?,
+            ),
+            None => None,
+        };
+        let id = creds
+            .basic
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .or(assertion_id)
+            .or_else(|| creds.client_id.clone())
+            .ok_or(fail("client authentication is required"))?;
+        if let Some(form_id) = &creds.client_id
+            && *form_id != id
+        {
+            return Err(fail("client_id does not match the client authentication"));
+        }
+        let client = self
+            .client(&id)
+            .await?
+            .ok_or(fail("client authentication failed"))?;
+        let now = self.clock.now();
+        match client.auth_method {
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+                let secret = match (client.auth_method, &creds.basic, &creds.client_secret) {
+                    (AuthMethod::ClientSecretBasic, Some((_, s)), None) => s,
+                    (AuthMethod::ClientSecretPost, None, Some(s)) => s,
+                    _ => return Err(fail("client authentication failed")),
+                };
+                let presented = hash_secret(secret.expose_secret());
+                let live = self.store.live_client_secrets(&client.id, now).await?;
+                let matched = live.iter().fold(subtle::Choice::from(0), |acc, h| {
+                    acc | h.as_bytes().ct_eq(presented.as_bytes())
+                });
+                if bool::from(matched) {
+                    Ok(client)
+                } else {
+                    Err(fail("client authentication failed"))
+                }
+            }
+            AuthMethod::PrivateKeyJwt => {
+                let assertion = creds
+                    .assertion
+                    .as_deref()
+                    .filter(|_| creds.assertion_type.as_deref() == Some(JWT_BEARER))
+                    .ok_or(fail("client authentication failed"))?;
+                if self.assertion_is_valid(&client, assertion, audience, now) {
+                    Ok(client)
+                } else {
+                    Err(fail("client authentication failed"))
+                }
+            }
+            AuthMethod::None => {
+                if creds.basic.is_some()
+                    || creds.client_secret.is_some()
+                    || creds.assertion.is_some()
+                {
+                    return Err(fail("client authentication failed"));
+                }
+                Ok(client)
+            }
+        }
+    }
+
+    /// RFC 7523 §3: `iss` and `sub` are the client id, `aud` names us, it has not expired,
+    /// and it is signed by one of the service's registered keys.
+    fn assertion_is_valid(
+        &self,
+        client: &Client,
+        assertion: &str,
+        audience: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let Some(jwks) = &client.jwks else {
+            return false;
+        };
+        let Ok(header) = decode_unverified_header(assertion) else {
+            return false;
+        };
+        let Ok(alg) = header.alg.parse::<SigningAlg>() else {
+            return false;
+        };
+        let mut parts = assertion.split('.');
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let (Ok(claims), Ok(signature)) = (URL_SAFE_NO_PAD.decode(c), URL_SAFE_NO_PAD.decode(s))
+        else {
+            return false;
+        };
+        let message = &assertion[..h.len() + 1 + c.len()];
+        let signed = jwks.keys().iter().any(|key: &CoreJsonWebKey| {
+            let kid_ok = match (&header.kid, key.key_id()) {
+                (Some(want), Some(have)) => want == have.as_str(),
+                _ => true,
+            };
+            kid_ok
+                && key
+                    .verify_signature(&alg.core(), message.as_bytes(), &signature)
+                    .is_ok()
+        });
+        if !signed {
+            return false;
+        }
+        let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&claims) else {
+            return false;
+        };
+        let str_claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+        let aud_ok = match claims.get("aud") {
+            Some(serde_json::Value::String(a)) => a == audience || a == self.issuer.as_str(),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .any(|v| v.as_str() == Some(audience) || v.as_str() == Some(self.issuer.as_str())),
+            _ => false,
+        };
+        let exp_ok = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .is_some_and(|exp| exp > now.timestamp() && exp <= now.timestamp() + 600);
+        str_claim("iss") == Some(&client.id)
+            && str_claim("sub") == Some(&client.id)
+            && aud_ok
+            && exp_ok
+    }
+}
+
+/// The `sub` of a client assertion, read before its signature is checked, only to find
+/// which service's keys to check it with.
+fn assertion_subject(assertion: &str) -> Option<String> {
+    let claims = assertion.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}

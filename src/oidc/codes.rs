@@ -1,0 +1,196 @@
+//! Approving an authorization request: the grant and its single-use code are created, the
+//! pending request is consumed and consent is remembered, in one transaction
+//! (RFC 6749 §4.1.2; RFC 9207 adds `iss` to the response).
+
+use super::claims::session_sid;
+use super::{
+    AuthorizationRequest, CODE_TTL, Client, OAuthError, OAuthErrorCode, Oidc, ResponseMode,
+};
+use crate::audit::{Action, AuditEvent, RequestContext};
+use crate::auth::CurrentSession;
+use crate::auth::session::{hash_secret, random_hex_256};
+use crate::store::{GrantRow, StoreError};
+
+/// Where the browser goes next and what it carries.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub params: Vec<(String, String)>,
+}
+
+impl IssuedCode {
+    /// The error response for a request (RFC 6749 §4.1.2.1), delivered like a code.
+    pub fn error(request: &AuthorizationRequest, error: &OAuthError, issuer: &str) -> Self {
+        Self::error_to(
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+            error,
+            issuer,
+        )
+    }
+
+    pub fn error_to(
+        redirect_uri: &str,
+        response_mode: ResponseMode,
+        state: Option<&str>,
+        error: &OAuthError,
+        issuer: &str,
+    ) -> Self {
+        let mut params = vec![
+            ("error".to_owned(), error.error.as_str().to_owned()),
+            (
+                "error_description".to_owned(),
+                error.error_description.clone(),
+            ),
+        ];
+        if let Some(state) = state {
+            params.push(("state".to_owned(), state.to_owned()));
+        }
+        params.push(("iss".to_owned(), issuer.to_owned()));
+        Self {
+            redirect_uri: redirect_uri.to_owned(),
+            response_mode,
+            params,
+        }
+    }
+
+    /// The redirect URL for `response_mode=query`, keeping any query the URI already has.
+    pub fn query_url(&self) -> String {
+        let Ok(mut url) = url::Url::parse(&self.redirect_uri) else {
+            return self.redirect_uri.clone();
+        };
+        url.query_pairs_mut().extend_pairs(&self.params);
+        url.to_string()
+    }
+}
+
+impl Oidc {
+    /// Issues a code for a pending request the person may complete now. `consented` is
+    /// true when they have just agreed on the consent page.
+    pub async fn approve(
+        &self,
+        request_id: &str,
+        client: &Client,
+        request: &AuthorizationRequest,
+        session: &CurrentSession,
+        consented: bool,
+        ctx: &RequestContext,
+    ) -> Result<IssuedCode, OAuthError> {
+        let now = self.clock.now();
+        let code = random_hex_256().map_err(|_| OAuthError::server_error())?;
+        let grant_id = random_hex_256().map_err(|_| OAuthError::server_error())?;
+        let scopes = request.scopes();
+        let user = session.user.user_id();
+        let grant = GrantRow {
+            id: grant_id[..32].to_owned(),
+            client_id: client.id.clone(),
+            user_id: session.user.id.clone(),
+            session_hash: session.id_hash.clone(),
+            sid: session_sid(&session.id_hash),
+            scopes: serde_json::to_string(&scopes.to_vec())
+                .map_err(|_| OAuthError::server_error())?,
+            offline: scopes.contains("offline_access"),
+            auth_time: session.session.auth_time,
+            amr: session.session.amr.clone(),
+            acr: request.acr_values.clone(),
+            created_at: now.timestamp_millis(),
+            expires_at: (now
+                + chrono::Duration::from_std(client.refresh_token_ttl).unwrap_or_default())
+            .timestamp_millis(),
+            revoked_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        if !self
+            .store
+            .take_authorization_request(&mut tx, &hash_secret(request_id), now)
+            .await?
+        {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "this authorization request has already been completed or has expired",
+            ));
+        }
+        if consented {
+            let previous = self
+                .store
+                .consent(&session.user.id, &client.id)
+                .await?
+                .unwrap_or_default();
+            let all = previous.union(&scopes);
+            self.store
+                .save_consent(&mut tx, &session.user.id, &client.id, &all, now)
+                .await?;
+            let event = AuditEvent::new(Action::ConsentGranted)
+                .actor(&user)
+                .subject(&user)
+                .client(&client.id)
+                .context(ctx.clone())
+                .details(serde_json::json!({ "scopes": all.to_vec() }));
+            self.store.append_audit(&mut tx, &event, now).await?;
+        }
+        self.store.insert_grant(&mut tx, &grant).await?;
+        self.store
+            .insert_code(
+                &mut tx,
+                &hash_secret(&code),
+                &grant.id,
+                &client.id,
+                &request.redirect_uri,
+                &request.code_challenge,
+                request.nonce.as_deref(),
+                now,
+                now + CODE_TTL,
+            )
+            .await?;
+        let event = AuditEvent::new(Action::AuthorizationGranted)
+            .actor(&user)
+            .subject(&user)
+            .client(&client.id)
+            .context(ctx.clone())
+            .details(serde_json::json!({ "scopes": scopes.to_vec(), "grant": grant.id }));
+        self.store.append_audit(&mut tx, &event, now).await?;
+        tx.commit().await?;
+
+        let mut params = vec![("code".to_owned(), code)];
+        if let Some(state) = &request.state {
+            params.push(("state".to_owned(), state.clone()));
+        }
+        params.push(("iss".to_owned(), self.issuer.as_str().to_owned()));
+        Ok(IssuedCode {
+            redirect_uri: request.redirect_uri.clone(),
+            response_mode: request.response_mode,
+            params,
+        })
+    }
+
+    /// The person said no: consume the request and tell the service `access_denied`.
+    pub async fn deny(
+        &self,
+        request_id: &str,
+        request: &AuthorizationRequest,
+    ) -> Result<IssuedCode, StoreError> {
+        let error = OAuthError::new(
+            OAuthErrorCode::AccessDenied,
+            "the person chose not to continue",
+        );
+        self.fail(request_id, request, &error).await
+    }
+
+    /// Ends a pending request with an error for the service.
+    pub async fn fail(
+        &self,
+        request_id: &str,
+        request: &AuthorizationRequest,
+        error: &OAuthError,
+    ) -> Result<IssuedCode, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        self.store
+            .take_authorization_request(&mut tx, &hash_secret(request_id), now)
+            .await?;
+        tx.commit().await?;
+        Ok(IssuedCode::error(request, error, self.issuer.as_str()))
+    }
+}

@@ -1,0 +1,68 @@
+//! The OpenID Connect provider's decisions, free of HTTP: which services exist, whether an
+//! authorization request is acceptable, codes, grants and the tokens minted from them,
+//! and who must be told when a session ends.
+
+mod authorize;
+mod claims;
+mod client;
+mod client_auth;
+mod clients;
+mod codes;
+mod consent;
+mod error;
+mod introspect;
+mod logout;
+mod tokens;
+
+pub use authorize::{AuthorizationRequest, AuthorizeError, Next, Prompt, ResponseMode};
+pub use claims::{IdClaims, session_sid, user_claims};
+pub use client::{AuthMethod, Client, ClientKind, GrantType};
+pub use client_auth::{ClientAuthError, ClientCredentials};
+pub use clients::{ClientAdminError, ClientChange, describe};
+pub use codes::IssuedCode;
+pub use error::{OAuthError, OAuthErrorCode};
+pub use introspect::{AccessTokenInfo, Introspection};
+pub use logout::{EndSession, LogoutWorker, deliver_due_notices};
+pub use tokens::TokenResponse;
+
+use crate::clock::SharedClock;
+use crate::config::Issuer;
+use crate::crypto::Keys;
+use crate::store::Store;
+
+/// How long an /authorize request may wait for sign-in and consent.
+pub const PENDING_REQUEST_TTL: chrono::Duration = chrono::Duration::minutes(30);
+/// Authorization codes live 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
+pub const CODE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The provider: its issuer, keys, database and clock.
+#[derive(Debug, Clone)]
+pub struct Oidc {
+    store: Store,
+    keys: Keys,
+    clock: SharedClock,
+    issuer: Issuer,
+}
+
+impl Oidc {
+    pub fn new(store: Store, keys: Keys, clock: SharedClock, issuer: Issuer) -> Self {
+        Self {
+            store,
+            keys,
+            clock,
+            issuer,
+        }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
