@@ -59,11 +59,21 @@ pub struct Server {
 impl Server {
     /// Prepares everything the server needs, failing early with a clear message.
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
-        let store = open_store(&config).await?;
-        ensure_folder("keys_dir", &config.keys_dir, true)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| bind_error(config.listen, &e))?;
+        Self::build_on(config, clock, listener).await
+    }
+
+    /// Like [`Server::build`] on a listener the caller already bound (tests bind first so
+    /// the issuer can name the port).
+    pub async fn build_on(
+        config: Config,
+        clock: SharedClock,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let store = open_store(&config).await?;
+        ensure_folder("keys_dir", &config.keys_dir, true)?;
         let local_addr = listener.local_addr().map_err(|e| {
             StartupError::Runtime(format!("cannot read the listening address: {e}"))
         })?;

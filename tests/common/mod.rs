@@ -3,6 +3,7 @@
 //! controls. Every test that touches storage runs on both engines through `both_engines!`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod oidc;
 pub mod proxy;
 
 use std::net::SocketAddr;
@@ -162,8 +163,16 @@ impl TestApp {
     /// Starts the server on a database prepared by the test.
     pub async fn spawn_on(db: FreshDb, extra_toml: &str) -> Self {
         let config_path = db.dir.path().join("gatehouse.toml");
+        // Bound first so the issuer can name the port, as relying parties need it to.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let issuer = if extra_toml.contains("issuer") {
+            String::new()
+        } else {
+            format!("issuer = \"http://127.0.0.1:{port}\"\n")
+        };
         let toml = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase_url = {:?}\ndata_dir = {:?}\nkeys_dir = {:?}\n{extra_toml}\n",
+            "listen = \"127.0.0.1:{port}\"\n{issuer}database_url = {:?}\ndata_dir = {:?}\nkeys_dir = {:?}\n{extra_toml}\n",
             db.url,
             db.data_dir(),
             db.keys_dir(),
@@ -176,7 +185,7 @@ impl TestApp {
         })
         .unwrap();
         let clock = ManualClock::new(test_epoch());
-        let server = Server::build(config, Arc::new(clock.clone()))
+        let server = Server::build_on(config, Arc::new(clock.clone()), listener)
             .await
             .unwrap();
         let addr = server.local_addr();
