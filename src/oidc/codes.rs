@@ -115,7 +115,7 @@ impl Oidc {
         if consented {
             let previous = self
                 .store
-                .consent(&session.user.id, &client.id)
+                .consent_in(&mut tx, &session.user.id, &client.id)
                 .await?
                 .unwrap_or_default();
             let all = previous.union(&scopes);

@@ -124,8 +124,8 @@ impl Oidc {
             tx.commit().await?;
             return Err(invalid_grant(why));
         }
-        let grant = self.live_grant(&row.grant_id, client, now).await?;
-        let user = self.active_user(&grant.user_id).await?;
+        let grant = self.live_grant(&mut tx, &row.grant_id, client, now).await?;
+        let user = self.active_user(&mut tx, &grant.user_id).await?;
         let refresh = self.new_refresh_token(&mut tx, client, &grant, now).await?;
         tx.commit().await?;
         self.mint(
@@ -170,8 +170,8 @@ impl Oidc {
                 return Err(invalid_grant("the refresh token has already been used"));
             }
         };
-        let grant = self.live_grant(&grant_id, client, now).await?;
-        let user = self.active_user(&grant.user_id).await?;
+        let grant = self.live_grant(&mut tx, &grant_id, client, now).await?;
+        let user = self.active_user(&mut tx, &grant.user_id).await?;
         let granted = grant_scopes(&grant)?;
         let narrowed = match scope {
             None => None,
@@ -245,7 +245,7 @@ impl Oidc {
                 .failed(reason)
                 .client(&client.id)
                 .details(serde_json::json!({ "grant": grant_id }));
-            if let Some(grant) = self.store.grant(grant_id).await? {
+            if let Some(grant) = self.store.grant_in(&mut tx, grant_id).await? {
                 event = event.subject(&UserId::from_stored(grant.user_id));
             }
             event.actor = crate::audit::Actor::System;
@@ -258,13 +258,14 @@ impl Oidc {
 
     async fn live_grant(
         &self,
+        tx: &mut crate::store::Tx,
         grant_id: &str,
         client: &Client,
         now: DateTime<Utc>,
     ) -> Result<GrantRow, OAuthError> {
         let grant = self
             .store
-            .grant(grant_id)
+            .grant_in(tx, grant_id)
             .await?
             .ok_or_else(|| invalid_grant("the grant no longer exists"))?;
         if grant.client_id != client.id {
@@ -279,10 +280,14 @@ impl Oidc {
         Ok(grant)
     }
 
-    async fn active_user(&self, user_id: &str) -> Result<UserRow, OAuthError> {
+    async fn active_user(
+        &self,
+        tx: &mut crate::store::Tx,
+        user_id: &str,
+    ) -> Result<UserRow, OAuthError> {
         let user = self
             .store
-            .user_by_id(&UserId::from_stored(user_id.to_owned()))
+            .user_in(tx, &UserId::from_stored(user_id.to_owned()))
             .await?
             .ok_or_else(|| invalid_grant("the account no longer exists"))?;
         if user.status()? != UserStatus::Active {

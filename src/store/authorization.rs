@@ -111,6 +111,28 @@ impl Store {
         .transpose()
     }
 
+    /// [`Store::consent`] inside `tx`.
+    pub async fn consent_in(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<crate::domain::Scopes>, StoreError> {
+        let json = on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, String>(CONSENT)
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(conn)
+                .await?
+        });
+        json.map(|j| {
+            serde_json::from_str::<Vec<String>>(&j)
+                .map(crate::domain::Scopes::from_stored)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+
     pub async fn save_consent(
         &self,
         tx: &mut Tx,

@@ -176,6 +176,17 @@ impl Store {
         }))
     }
 
+    /// A grant read inside `tx` (never take a second connection while holding a
+    /// transaction: under load the pool runs dry and both wait).
+    pub async fn grant_in(&self, tx: &mut Tx, id: &str) -> Result<Option<GrantRow>, StoreError> {
+        Ok(on_tx!(tx, |conn| {
+            sqlx::query_as::<_, GrantRow>(GRANT)
+                .bind(id)
+                .fetch_optional(conn)
+                .await?
+        }))
+    }
+
     /// Revokes a grant and so every token issued from it; `false` if it already was.
     pub async fn revoke_grant(
         &self,

@@ -139,6 +139,16 @@ impl Store {
         }))
     }
 
+    /// An account read inside `tx`.
+    pub async fn user_in(&self, tx: &mut Tx, id: &UserId) -> Result<Option<UserRow>, StoreError> {
+        Ok(on_tx!(tx, |conn| {
+            sqlx::query_as::<_, UserRow>(BY_ID)
+                .bind(id.as_str())
+                .fetch_optional(conn)
+                .await?
+        }))
+    }
+
     /// Finds an account by email, ignoring case.
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<UserRow>, StoreError> {
         Ok(on_pool!(self, read, |pool| {
