@@ -73,7 +73,6 @@ impl Server {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let store = open_store(&config).await?;
-        ensure_folder("keys_dir", &config.keys_dir, true)?;
         let local_addr = listener.local_addr().map_err(|e| {
             StartupError::Runtime(format!("cannot read the listening address: {e}"))
         })?;
@@ -155,6 +154,7 @@ async fn deliver_logouts(oidc: Oidc) {
 /// Loads the signing keys, creating any that are missing. A key file others can read
 /// stops the start-up: a leaked key lets anyone mint tokens.
 pub fn open_keys(config: &Config, clock: SharedClock) -> Result<Keys, StartupError> {
+    ensure_folder("keys_dir", &config.keys_dir, true)?;
     Keys::open(KeyFolder::new(&config.keys_dir), clock).map_err(|e| match e {
         KeyFolderError::Unsafe(why) => StartupError::Config(format!("signing keys: {why}")),
         other => StartupError::Runtime(format!("signing keys: {other}")),

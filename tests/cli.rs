@@ -6,49 +6,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::cli::{assert_one_line_failure, gatehouse, run, run_with_input, stdout};
 use common::{Engine, FreshDb};
-
-/// `gatehouse ARGS` run in `dir` with only the `GATEHOUSE_*` variables given.
-fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.current_dir(dir).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("GATEHOUSE_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    cmd
-}
-
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    gatehouse(dir, args, env).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Asserts the command failed with `code` and said exactly one line mentioning `needle`.
-fn assert_one_line_failure(o: &Output, code: i32, needle: &str) {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "stderr: {stderr}");
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "one readable line, got: {stderr}"
-    );
-    assert!(stderr.starts_with("gatehouse: "), "{stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr}"
-    );
-}
 
 #[test]
 fn version_and_help() {
@@ -308,24 +270,6 @@ async fn migrate_then_serve_then_stop_on_sigterm(engine: Engine) {
 }
 
 both_engines!(operators_manage_accounts_from_the_command_line);
-
-/// `gatehouse ARGS` with `input` on standard input.
-fn run_with_input(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = gatehouse(dir, args, env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 async fn operators_manage_accounts_from_the_command_line(engine: Engine) {
     let db = FreshDb::new(engine).await;

@@ -96,6 +96,17 @@ impl Store {
         Ok(())
     }
 
+    /// Delivery attempts made so far, across every notice (for tests and operators).
+    pub async fn logout_notice_attempts(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(attempts), 0) AS BIGINT) FROM logout_notices",
+            )
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
     /// Notices still waiting to be delivered (a metric).
     pub async fn pending_logout_notices(&self) -> Result<i64, StoreError> {
         Ok(on_pool!(self, read, |pool| {

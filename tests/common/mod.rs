@@ -3,6 +3,7 @@
 //! controls. Every test that touches storage runs on both engines through `both_engines!`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod cli;
 pub mod oidc;
 pub mod proxy;
 

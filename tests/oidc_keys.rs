@@ -1,0 +1,175 @@
+//! Signing keys in use: a rotation publishes the next key before it signs, tokens signed
+//! by the old key keep working while it is published, and every handle on the keys folder
+//! picks the same signing key.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::oidc::{Registered, Spec};
+use common::{ClockExt, Engine, FreshDb, TestApp};
+use gatehouse::crypto::SigningAlg;
+use gatehouse::oidc::GrantType;
+
+both_engines!(
+    rotation_keeps_tokens_valid_and_switches_signing_on_time,
+    keys_readable_by_others_stop_the_server
+);
+
+async fn machine_token(app: &TestApp, service: &Registered) -> String {
+    let response: serde_json::Value = app
+        .client
+        .post(app.url("/token"))
+        .basic_auth(&service.id, service.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["access_token"].as_str().unwrap().to_owned()
+}
+
+fn kid_of(token: &str) -> String {
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn published(app: &TestApp) -> Vec<String> {
+    let jwks: serde_json::Value = app.get("/jwks").await.json().await.unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn active(app: &TestApp, service: &Registered, token: &str) -> bool {
+    let body: serde_json::Value = app
+        .client
+        .post(app.url("/introspect"))
+        .basic_auth(&service.id, service.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["active"] == true
+}
+
+/// Nodes notice a changed keys folder within a second.
+async fn let_nodes_notice() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+async fn rotation_keeps_tokens_valid_and_switches_signing_on_time(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let service = app
+        .register(Spec {
+            grants: vec![GrantType::ClientCredentials],
+            ..Spec::confidential("machine")
+        })
+        .await;
+    let first = machine_token(&app, &service).await;
+    let old_kid = kid_of(&first);
+    let keys = app.oidc().keys().clone();
+    assert_eq!(
+        keys.signing_key(SigningAlg::Rs256).unwrap().kid(),
+        old_kid,
+        "every handle on the folder signs with the same key"
+    );
+
+    let now = app.clock.now_for_tests();
+    let next = keys
+        .folder()
+        .create(SigningAlg::Rs256, now, now + chrono::Duration::minutes(1))
+        .unwrap();
+    let_nodes_notice().await;
+    assert!(
+        published(&app).await.contains(&next.kid),
+        "published before it signs"
+    );
+    assert_eq!(
+        kid_of(&machine_token(&app, &service).await),
+        old_kid,
+        "not signing yet"
+    );
+
+    app.clock.advance(chrono::Duration::minutes(2));
+    let second = machine_token(&app, &service).await;
+    assert_eq!(kid_of(&second), next.kid, "signs once its time comes");
+    assert!(
+        active(&app, &service, &first).await,
+        "tokens of the old key still valid"
+    );
+    assert!(active(&app, &service, &second).await);
+
+    let mut retired = keys
+        .states()
+        .into_iter()
+        .find(|(m, _)| m.kid == old_kid)
+        .unwrap()
+        .0;
+    retired.retired_at = Some(app.clock.now_for_tests());
+    keys.folder().save(&retired).unwrap();
+    let_nodes_notice().await;
+    assert!(
+        published(&app).await.contains(&old_kid),
+        "retired keys stay published"
+    );
+    assert!(active(&app, &service, &first).await);
+
+    app.clock.advance(chrono::Duration::hours(25));
+    assert!(
+        !published(&app).await.contains(&old_kid),
+        "gone once its tokens have expired"
+    );
+    assert!(published(&app).await.contains(&next.kid));
+}
+
+async fn keys_readable_by_others_stop_the_server(engine: Engine) {
+    use std::os::unix::fs::PermissionsExt;
+    let db = FreshDb::new(engine).await;
+    let keys_dir = db.keys_dir();
+    {
+        let app = TestApp::spawn_on(db, "").await;
+        let key = std::fs::read_dir(&keys_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "pem"))
+            .unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let config_path = app.db.dir.path().join("gatehouse.toml");
+        let config = gatehouse::config::Config::load(&gatehouse::config::Sources {
+            file: gatehouse::config::ConfigFile::Named(config_path),
+            environment: false,
+            overrides: Default::default(),
+        })
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let refused = gatehouse::server::Server::build_on(
+            config,
+            std::sync::Arc::new(app.clock.clone()),
+            listener,
+        )
+        .await
+        .unwrap_err();
+        let message = refused.to_string();
+        assert!(message.contains("can be read by other users"), "{message}");
+        assert!(message.contains("chmod 600"), "{message}");
+        assert_eq!(refused.exit_code(), 2);
+    }
+}
