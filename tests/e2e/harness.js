@@ -79,6 +79,10 @@ export async function startServer() {
       return cli(dir, dbUrl, ['user', 'create', '--email', email, '--given-name', givenName,
         '--family-name', familyName, '--password-stdin'], `${password}\n`);
     },
+    /** Registers a service with `gatehouse client create … --json`; returns its JSON. */
+    async createClient(args) {
+      return JSON.parse(await cli(dir, dbUrl, ['client', 'create', ...args, '--json']));
+    },
     async stop() {
       const exited = new Promise((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');
