@@ -32,7 +32,12 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn gatehouse(dir: &std::path::Path, env: &[(String, String)], args: &[&str], input: &str) -> String {
+fn gatehouse(
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    args: &[&str],
+    input: &str,
+) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -41,7 +46,12 @@ fn gatehouse(dir: &std::path::Path, env: &[(String, String)], args: &[&str], inp
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "gatehouse {args:?} failed");
     String::from_utf8(out.stdout).unwrap()
@@ -58,20 +68,53 @@ async fn run() {
     gatehouse(
         dir.path(),
         &env,
-        &["user", "create", "--email", EMAIL, "--given-name", "Bench", "--family-name", "User", "--password-stdin"],
+        &[
+            "user",
+            "create",
+            "--email",
+            EMAIL,
+            "--given-name",
+            "Bench",
+            "--family-name",
+            "User",
+            "--password-stdin",
+        ],
         &format!("{PASSWORD}\n"),
     );
     let machine: serde_json::Value = serde_json::from_str(&gatehouse(
         dir.path(),
         &env,
-        &["client", "create", "--client-id", "machine", "--name", "Batch", "--grant-type", "client_credentials", "--scope", "email", "--json"],
+        &[
+            "client",
+            "create",
+            "--client-id",
+            "machine",
+            "--name",
+            "Batch",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "email",
+            "--json",
+        ],
         "",
     ))
     .unwrap();
     let portal: serde_json::Value = serde_json::from_str(&gatehouse(
         dir.path(),
         &env,
-        &["client", "create", "--client-id", "portal", "--name", "Portal", "--first-party", "--redirect-uri", REDIRECT, "--json"],
+        &[
+            "client",
+            "create",
+            "--client-id",
+            "portal",
+            "--name",
+            "Portal",
+            "--first-party",
+            "--redirect-uri",
+            REDIRECT,
+            "--json",
+        ],
         "",
     ))
     .unwrap();
@@ -112,13 +155,25 @@ async fn run() {
     );
     let verifier = verifier.secret().clone();
     let round_trips = saturate(&base, {
-        let (session, authorize, secret, verifier) =
-            (session.clone(), authorize.clone(), portal_secret.clone(), verifier.clone());
+        let (session, authorize, secret, verifier) = (
+            session.clone(),
+            authorize.clone(),
+            portal_secret.clone(),
+            verifier.clone(),
+        );
         move |client, base| {
-            let (session, authorize, secret, verifier) =
-                (session.clone(), authorize.clone(), secret.clone(), verifier.clone());
+            let (session, authorize, secret, verifier) = (
+                session.clone(),
+                authorize.clone(),
+                secret.clone(),
+                verifier.clone(),
+            );
             async move {
-                let r = client.get(&authorize).header("cookie", &session).send().await?;
+                let r = client
+                    .get(&authorize)
+                    .header("cookie", &session)
+                    .send()
+                    .await?;
                 let location = r
                     .headers()
                     .get("location")
@@ -126,7 +181,9 @@ async fn run() {
                     .unwrap_or_default()
                     .to_owned();
                 let Some(code) = url::Url::parse(&location).ok().and_then(|u| {
-                    u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned())
+                    u.query_pairs()
+                        .find(|(k, _)| k == "code")
+                        .map(|(_, v)| v.into_owned())
                 }) else {
                     return Ok(r.status().as_u16() + 1000);
                 };
@@ -156,7 +213,11 @@ async fn run() {
         move |client, base| {
             let token = token.clone();
             async move {
-                let r = client.get(format!("{base}/userinfo")).bearer_auth(token).send().await?;
+                let r = client
+                    .get(format!("{base}/userinfo"))
+                    .bearer_auth(token)
+                    .send()
+                    .await?;
                 let status = r.status().as_u16();
                 r.bytes().await?;
                 Ok(status)
@@ -190,14 +251,19 @@ async fn run() {
     })
     .await;
     let peak = rss_kib(server.id(), "VmHWM");
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
     let _ = server.wait();
 
     let rate = |l: &Load| l.ok as f64 / l.elapsed.as_secs_f64();
     println!("| measure | value |");
     println!("|---|---|");
     println!("| (a) raw RS256 access-token signatures/s, {cores} cores, server's key | {raw:.0} |");
-    println!("| (b) client_credentials tokens/s over HTTP | {:.0} |", rate(&cc));
+    println!(
+        "| (b) client_credentials tokens/s over HTTP | {:.0} |",
+        rate(&cc)
+    );
     println!("| ratio (b)/(a) | {:.2} |", rate(&cc) / raw);
     for (name, load) in [
         ("client_credentials", &cc),
@@ -215,7 +281,10 @@ async fn run() {
         );
     }
     println!("| idle RSS | {:.1} MiB |", idle_rss as f64 / 1024.0);
-    println!("| peak RSS (VmHWM) over the whole run | {:.1} MiB |", peak as f64 / 1024.0);
+    println!(
+        "| peak RSS (VmHWM) over the whole run | {:.1} MiB |",
+        peak as f64 / 1024.0
+    );
 }
 
 fn urlencode(v: &str) -> String {
@@ -310,7 +379,12 @@ async fn sign_in(base: &str) -> String {
         .post(format!("{base}/sign-in"))
         .header("cookie", &csrf)
         .header("sec-fetch-site", "same-origin")
-        .form(&[("csrf_token", token.as_str()), ("email", EMAIL), ("password", PASSWORD), ("return_to", "/account")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+            ("return_to", "/account"),
+        ])
         .send()
         .await
         .unwrap();
@@ -325,15 +399,36 @@ async fn sign_in(base: &str) -> String {
         .to_owned()
 }
 
-async fn one_user_token(base: &str, session: &str, authorize: &str, secret: &str, verifier: &str) -> String {
+async fn one_user_token(
+    base: &str,
+    session: &str,
+    authorize: &str,
+    secret: &str,
+    verifier: &str,
+) -> String {
     let client = client();
-    let r = client.get(authorize).header("cookie", session).send().await.unwrap();
+    let r = client
+        .get(authorize)
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
     let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     let tokens: serde_json::Value = client
         .post(format!("{base}/token"))
         .basic_auth("portal", Some(secret))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", verifier), ("redirect_uri", REDIRECT)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", verifier),
+            ("redirect_uri", REDIRECT),
+        ])
         .send()
         .await
         .unwrap()

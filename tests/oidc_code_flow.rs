@@ -98,6 +98,10 @@ async fn relying_party_completes_sign_in_refresh_and_revocation(engine: Engine) 
     );
     assert!(claims.auth_time().is_some());
     assert_eq!(
+        claims.auth_context_ref().unwrap().as_str(),
+        "urn:gatehouse:acr:password"
+    );
+    assert_eq!(
         claims.auth_method_refs().unwrap()[0].as_str(),
         "pwd",
         "amr says how the person signed in"

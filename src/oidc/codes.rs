@@ -66,6 +66,17 @@ impl IssuedCode {
     }
 }
 
+/// The authentication context class the sign-in achieved (OIDC Core §2 `acr`). Requested
+/// `acr_values` are recorded in the audit trail; step-up to MFA comes with the MFA work.
+pub fn achieved_acr(amr_json: &str) -> &'static str {
+    let amr: Vec<String> = serde_json::from_str(amr_json).unwrap_or_default();
+    if amr.iter().any(|m| m == "mfa") {
+        "urn:gatehouse:acr:mfa"
+    } else {
+        "urn:gatehouse:acr:password"
+    }
+}
+
 impl Oidc {
     /// Issues a code for a pending request the person may complete now. `consented` is
     /// true when they have just agreed on the consent page.
@@ -94,7 +105,7 @@ impl Oidc {
             offline: scopes.contains("offline_access"),
             auth_time: session.session.auth_time,
             amr: session.session.amr.clone(),
-            acr: request.acr_values.clone(),
+            acr: Some(achieved_acr(&session.session.amr).to_owned()),
             created_at: now.timestamp_millis(),
             expires_at: (now
                 + chrono::Duration::from_std(client.refresh_token_ttl).unwrap_or_default())
@@ -149,7 +160,11 @@ impl Oidc {
             .subject(&user)
             .client(&client.id)
             .context(ctx.clone())
-            .details(serde_json::json!({ "scopes": scopes.to_vec(), "grant": grant.id }));
+            .details(serde_json::json!({
+                "scopes": scopes.to_vec(),
+                "grant": grant.id,
+                "acr_values_requested": request.acr_values,
+            }));
         self.store.append_audit(&mut tx, &event, now).await?;
         tx.commit().await?;
 

@@ -171,6 +171,16 @@ impl Oidc {
             }
         };
         let grant = self.live_grant(&mut tx, &grant_id, client, now).await?;
+        if !grant.offline
+            && !self
+                .store
+                .session_alive_in(&mut tx, &grant.session_hash, now)
+                .await?
+        {
+            return Err(invalid_grant(
+                "the sign-in session this token belongs to has ended",
+            ));
+        }
         let user = self.active_user(&mut tx, &grant.user_id).await?;
         let granted = grant_scopes(&grant)?;
         let narrowed = match scope {

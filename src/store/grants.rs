@@ -67,6 +67,7 @@ const REVOKE_GRANT: &str = "UPDATE grants SET revoked_at = $2, revoked_reason = 
 const REVOKE_USER_CLIENT: &str = "UPDATE grants SET revoked_at = $3, revoked_reason = $4 \
      WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL";
 
+const SESSION_ALIVE: &str = "SELECT COUNT(*) FROM sessions WHERE id_hash = $1 AND expires_at > $2";
 const INSERT_CODE: &str = "INSERT INTO authorization_codes (code_hash, grant_id, client_id, \
      redirect_uri, code_challenge, nonce, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -185,6 +186,24 @@ impl Store {
                 .fetch_optional(conn)
                 .await?
         }))
+    }
+
+    /// Whether the browser session a grant came from still exists and has not reached its
+    /// absolute expiry (the sweeper removes idle ones).
+    pub async fn session_alive_in(
+        &self,
+        tx: &mut Tx,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, i64>(SESSION_ALIVE)
+                .bind(session_hash)
+                .bind(millis(now))
+                .fetch_one(conn)
+                .await?
+        });
+        Ok(n > 0)
     }
 
     /// Revokes a grant and so every token issued from it; `false` if it already was.
