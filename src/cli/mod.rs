@@ -62,6 +62,8 @@ pub enum LogFormatArg {
     Json,
 }
 
+// Parsed once per process; boxing the large `client` options would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server (the default)
