@@ -52,7 +52,7 @@ type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-const CLAIMS: [&str; 15] = [
+const CLAIMS: [&str; 16] = [
     "iss",
     "sub",
     "aud",
@@ -68,6 +68,7 @@ const CLAIMS: [&str; 15] = [
     "email_verified",
     "given_name",
     "family_name",
+    "name",
 ];
 
 const AUTH_METHODS: [&str; 3] = [
