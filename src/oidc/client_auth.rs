@@ -67,11 +67,13 @@ impl Oidc {
         {
             return Err(fail("client_id does not match the client authentication"));
         }
-        let client = self
-            .client(&id)
+        let now = self.clock.now();
+        let (row, live) = self
+            .store
+            .client_with_secrets(&id, now)
             .await?
             .ok_or(fail("client authentication failed"))?;
-        let now = self.clock.now();
+        let client = Client::from_row(row)?;
         match client.auth_method {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
                 let secret = match (client.auth_method, &creds.basic, &creds.client_secret) {
@@ -80,7 +82,6 @@ impl Oidc {
                     _ => return Err(fail("client authentication failed")),
                 };
                 let presented = hash_secret(secret.expose_secret());
-                let live = self.store.live_client_secrets(&client.id, now).await?;
                 let matched = live.iter().fold(subtle::Choice::from(0), |acc, h| {
                     acc | h.as_bytes().ct_eq(presented.as_bytes())
                 });

@@ -39,6 +39,22 @@ macro_rules! client_columns {
     };
 }
 
+/// A service with one of its live secrets (or none): one round trip for client
+/// authentication, the hottest query of the token endpoint.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ClientWithSecret {
+    #[sqlx(flatten)]
+    client: ClientRow,
+    secret_hash: Option<String>,
+}
+
+const WITH_SECRETS: &str = "SELECT c.id, c.name, c.kind, c.auth_method, c.grant_types, \
+     c.redirect_uris, c.post_logout_redirect_uris, c.scopes, c.backchannel_logout_uri, c.jwks, \
+     c.first_party, c.mfa_required, c.refresh_tokens, c.id_token_alg, c.access_token_alg, \
+     c.access_token_seconds, c.id_token_seconds, c.refresh_token_seconds, c.created_at, \
+     c.updated_at, s.secret_hash FROM clients c LEFT JOIN client_secrets s \
+     ON s.client_id = c.id AND (s.expires_at IS NULL OR s.expires_at > $2) WHERE c.id = $1";
+
 const INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
@@ -64,8 +80,6 @@ const INSERT_SECRET: &str = "INSERT INTO client_secrets (secret_hash, client_id,
 /// Every secret still open-ended gets an end date: used when a new one is issued.
 const EXPIRE_SECRETS: &str = "UPDATE client_secrets SET expires_at = $2 \
      WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)";
-const LIVE_SECRETS: &str = "SELECT secret_hash FROM client_secrets \
-     WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC";
 const DROP_OLD_SECRETS: &str = "DELETE FROM client_secrets WHERE client_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
 
 impl Store {
@@ -101,6 +115,23 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         }))
+    }
+
+    /// A service and the hashes of its secrets valid now, in one query.
+    pub async fn client_with_secrets(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ClientRow, Vec<String>)>, StoreError> {
+        let rows = on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, ClientWithSecret>(WITH_SECRETS)
+                .bind(id)
+                .bind(millis(now))
+                .fetch_all(pool)
+                .await?
+        });
+        let secrets = rows.iter().filter_map(|r| r.secret_hash.clone()).collect();
+        Ok(rows.into_iter().next().map(|r| (r.client, secrets)))
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError> {
@@ -152,21 +183,6 @@ impl Store {
                 .await?;
         });
         Ok(())
-    }
-
-    /// The hashes of a service's secrets that are valid now, newest first.
-    pub async fn live_client_secrets(
-        &self,
-        client_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
-        Ok(on_pool!(self, read, |pool| {
-            sqlx::query_scalar::<_, String>(LIVE_SECRETS)
-                .bind(client_id)
-                .bind(millis(now))
-                .fetch_all(pool)
-                .await?
-        }))
     }
 }
 
