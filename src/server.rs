@@ -103,7 +103,10 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
-        let sweeper = tokio::spawn(sweep_sessions(self.state.auth.clone()));
+        let sweeper = tokio::spawn(sweep_sessions(
+            self.state.auth.clone(),
+            self.state.oidc.clone(),
+        ));
         let logouts = tokio::spawn(deliver_logouts(self.state.oidc.clone()));
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
@@ -119,8 +122,9 @@ impl Server {
 /// How often expired sessions are removed.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Removes expired sessions now and then, on every node (the deletes are idempotent).
-async fn sweep_sessions(auth: Auth) {
+/// Removes expired sessions (revoking their grants and queueing logouts) and finished
+/// logout notices now and then, on every node (the deletes are idempotent).
+async fn sweep_sessions(auth: Auth, oidc: Oidc) {
     let mut interval = tokio::time::interval(SWEEP_EVERY);
     loop {
         interval.tick().await;
@@ -128,6 +132,9 @@ async fn sweep_sessions(auth: Auth) {
             Ok(0) => {}
             Ok(ended) => tracing::info!(ended, "removed expired sessions"),
             Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+        }
+        if let Err(e) = oidc.sweep_logout_notices().await {
+            tracing::warn!(error = %e, "could not remove finished logout notices");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Services that prove who they are with a signed JWT (`private_key_jwt`, RFC 7523 §2.2)
 //! instead of a secret: accepted only when signed by a key the service registered, for us,
-//! in date.
+//! in date, and only once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[macro_use]

@@ -119,6 +119,15 @@ CREATE TABLE revoked_access_tokens (
     expires_at      BIGINT  NOT NULL
 );
 
+-- Client assertions (private_key_jwt) already used, kept until they expire, so a captured
+-- assertion cannot be replayed (RFC 7523 §3 item 7).
+CREATE TABLE used_client_assertions (
+    client_id       TEXT    NOT NULL,
+    jti             TEXT    NOT NULL,
+    expires_at      BIGINT  NOT NULL,
+    PRIMARY KEY (client_id, jti)
+);
+
 -- Back-channel logout notices waiting to be delivered (Back-Channel Logout 1.0 §2.5).
 -- The logout token is signed when it is sent, so a service that was down gets a fresh one.
 CREATE TABLE logout_notices (

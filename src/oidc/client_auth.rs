@@ -97,10 +97,18 @@ impl Oidc {
                     .as_deref()
                     .filter(|_| creds.assertion_type.as_deref() == Some(JWT_BEARER))
                     .ok_or(fail("client authentication failed"))?;
-                if self.assertion_is_valid(&client, assertion, audience, now) {
+                let Some((jti, exp)) = self.assertion_is_valid(&client, assertion, audience, now)
+                else {
+                    return Err(fail("client authentication failed"));
+                };
+                if self
+                    .store
+                    .use_client_assertion(&client.id, &jti, exp * 1000, now)
+                    .await?
+                {
                     Ok(client)
                 } else {
-                    Err(fail("client authentication failed"))
+                    Err(fail("client_assertion has already been used"))
                 }
             }
             AuthMethod::None => {
@@ -116,32 +124,33 @@ impl Oidc {
     }
 
     /// RFC 7523 §3: `iss` and `sub` are the client id, `aud` names us, it has not expired,
-    /// and it is signed by one of the service's registered keys.
+    /// it has a `jti`, and it is signed by one of the service's registered keys. Returns the
+    /// `jti` and `exp` for the replay check.
     fn assertion_is_valid(
         &self,
         client: &Client,
         assertion: &str,
         audience: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> bool {
+    ) -> Option<(String, i64)> {
         let Some(jwks) = &client.jwks else {
-            return false;
+            return None;
         };
         let Ok(header) = decode_unverified_header(assertion) else {
-            return false;
+            return None;
         };
         let Ok(alg) = header.alg.parse::<SigningAlg>() else {
-            return false;
+            return None;
         };
         let mut parts = assertion.split('.');
         let (Some(h), Some(c), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return false;
+            return None;
         };
         let (Ok(claims), Ok(signature)) = (URL_SAFE_NO_PAD.decode(c), URL_SAFE_NO_PAD.decode(s))
         else {
-            return false;
+            return None;
         };
         let message = &assertion[..h.len() + 1 + c.len()];
         let signed = jwks.keys().iter().any(|key: &CoreJsonWebKey| {
@@ -155,10 +164,10 @@ impl Oidc {
                     .is_ok()
         });
         if !signed {
-            return false;
+            return None;
         }
         let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&claims) else {
-            return false;
+            return None;
         };
         let str_claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
         let aud_ok = match claims.get("aud") {
@@ -168,14 +177,13 @@ impl Oidc {
                 .any(|v| v.as_str() == Some(audience) || v.as_str() == Some(self.issuer.as_str())),
             _ => false,
         };
-        let exp_ok = claims
+        let exp = claims
             .get("exp")
             .and_then(serde_json::Value::as_i64)
-            .is_some_and(|exp| exp > now.timestamp() && exp <= now.timestamp() + 600);
-        str_claim("iss") == Some(&client.id)
-            && str_claim("sub") == Some(&client.id)
-            && aud_ok
-            && exp_ok
+            .filter(|exp| *exp > now.timestamp() && *exp <= now.timestamp() + 600)?;
+        let jti = str_claim("jti").filter(|j| !j.is_empty() && j.len() <= 200)?;
+        (str_claim("iss") == Some(&client.id) && str_claim("sub") == Some(&client.id) && aud_ok)
+            .then(|| (jti.to_owned(), exp))
     }
 }
 

@@ -97,6 +97,12 @@ impl Oidc {
         })
     }
 
+    /// Removes notices delivered or given up more than a day ago.
+    pub async fn sweep_logout_notices(&self) -> Result<u64, StoreError> {
+        let before = self.clock.now() - chrono::Duration::days(1);
+        self.store.delete_finished_logout_notices(before).await
+    }
+
     /// Sends every due logout notice once; returns how many were delivered.
     pub async fn deliver_due_notices(&self, http: &reqwest::Client) -> Result<usize, StoreError> {
         let now = self.clock.now();

@@ -90,6 +90,9 @@ const LIVE_REFRESH: &str = "SELECT r.grant_id FROM refresh_tokens r \
      AND r.used_at IS NULL AND r.expires_at > $3";
 const DELETE_OLD_REFRESH: &str = "DELETE FROM refresh_tokens WHERE expires_at <= $1";
 
+const USE_ASSERTION: &str = "INSERT INTO used_client_assertions (client_id, jti, expires_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (client_id, jti) DO NOTHING";
+const DELETE_OLD_ASSERTIONS: &str = "DELETE FROM used_client_assertions WHERE expires_at <= $1";
 const REVOKE_JTI: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
      ON CONFLICT (jti) DO NOTHING";
 const JTI_REVOKED: &str = "SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = $1";
@@ -409,6 +412,30 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Records a client assertion's `jti`; `false` if it was used before (a replay).
+    pub async fn use_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(self, write, |pool| {
+            sqlx::query(DELETE_OLD_ASSERTIONS)
+                .bind(millis(now))
+                .execute(pool)
+                .await?;
+            sqlx::query(USE_ASSERTION)
+                .bind(client_id)
+                .bind(jti)
+                .bind(expires_at)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
     }
 
     pub async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {

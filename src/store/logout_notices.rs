@@ -25,6 +25,9 @@ const DELIVERED: &str =
     "UPDATE logout_notices SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1";
 const FAILED: &str = "UPDATE logout_notices SET attempts = attempts + 1, last_error = $2, \
      next_attempt_at = $3, failed_at = $4 WHERE id = $1";
+/// Finished notices (delivered or given up) are kept a day for operators, then removed.
+const DELETE_FINISHED: &str = "DELETE FROM logout_notices \
+     WHERE (delivered_at IS NOT NULL AND delivered_at <= $1) OR (failed_at IS NOT NULL AND failed_at <= $1)";
 const COUNT_PENDING: &str =
     "SELECT COUNT(*) FROM logout_notices WHERE delivered_at IS NULL AND failed_at IS NULL";
 
@@ -104,6 +107,19 @@ impl Store {
             )
             .fetch_one(pool)
             .await?
+        }))
+    }
+
+    pub async fn delete_finished_logout_notices(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, write, |pool| {
+            sqlx::query(DELETE_FINISHED)
+                .bind(millis(before))
+                .execute(pool)
+                .await?
+                .rows_affected()
         }))
     }
 
