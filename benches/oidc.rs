@@ -16,7 +16,9 @@ use gatehouse::crypto::{KeyFolder, SigningAlg, sign_jwt};
 use oauth2::PkceCodeChallenge;
 
 mod support;
-use support::{Load, client, environment, rss_kib, start_server};
+use support::{
+    Load, client, cookie, environment, rss_kib, sign_in_form, sign_in_post, start_server,
+};
 
 const EMAIL: &str = "bench.user@school100000.example.org";
 const PASSWORD: &str = "marble kettle orbit saxophone";
@@ -364,39 +366,12 @@ where
 /// Signs in once; returns the session cookie to send.
 async fn sign_in(base: &str) -> String {
     let client = client();
-    let form = client.get(format!("{base}/sign-in")).send().await.unwrap();
-    let csrf = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("gatehouse_csrf="))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_owned();
-    let token = csrf.trim_start_matches("gatehouse_csrf=").to_owned();
-    let response = client
-        .post(format!("{base}/sign-in"))
-        .header("cookie", &csrf)
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("return_to", "/account"),
-        ])
+    let form = sign_in_form(&client, base).await.unwrap();
+    let response = sign_in_post(&client, base, &form, EMAIL, PASSWORD)
         .send()
         .await
         .unwrap();
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("gatehouse_session="))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_owned()
+    cookie(&response, "gatehouse_session").unwrap()
 }
 
 async fn one_user_token(

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use gatehouse::auth::password::{HashParams, Password, PasswordHasher};
 
 mod support;
-use support::{Load, client, environment, rss_kib, start_server};
+use support::{Load, client, environment, rss_kib, sign_in_form, sign_in_post, start_server};
 
 const EMAIL: &str = "bench.user@school100000.example.org";
 const PASSWORD: &str = "marble kettle orbit saxophone";
@@ -156,29 +156,9 @@ async fn sign_in_once(
     client: &reqwest::Client,
     base: &str,
 ) -> Result<(u16, Duration), reqwest::Error> {
-    let form = client.get(format!("{base}/sign-in")).send().await?;
-    let cookie = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("gatehouse_csrf="))
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let token = cookie.trim_start_matches("gatehouse_csrf=").to_owned();
-    form.bytes().await?;
+    let form = sign_in_form(client, base).await?;
     let started = Instant::now();
-    let response = client
-        .post(format!("{base}/sign-in"))
-        .header("cookie", cookie)
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("return_to", "/account"),
-        ])
+    let response = sign_in_post(client, base, &form, EMAIL, PASSWORD)
         .send()
         .await?;
     let status = response.status().as_u16();

@@ -86,3 +86,47 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The `name=value` of a cookie the response sets, if any.
+pub fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
+/// Loads the sign-in form; returns the CSRF cookie to send back and the form's token.
+pub async fn sign_in_form(
+    client: &reqwest::Client,
+    base: &str,
+) -> Result<(String, String), reqwest::Error> {
+    let form = client.get(format!("{base}/sign-in")).send().await?;
+    let csrf = cookie(&form, "gatehouse_csrf").unwrap_or_default();
+    form.bytes().await?;
+    let token = csrf.trim_start_matches("gatehouse_csrf=").to_owned();
+    Ok((csrf, token))
+}
+
+/// The sign-in POST as our own page sends it.
+pub fn sign_in_post(
+    client: &reqwest::Client,
+    base: &str,
+    (csrf, token): &(String, String),
+    email: &str,
+    password: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .post(format!("{base}/sign-in"))
+        .header("cookie", csrf)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", password),
+            ("return_to", "/account"),
+        ])
+}

@@ -103,12 +103,7 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        json.map(|j| {
-            serde_json::from_str::<Vec<String>>(&j)
-                .map(crate::domain::Scopes::from_stored)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        })
-        .transpose()
+        json.as_deref().map(scopes_from_json).transpose()
     }
 
     /// [`Store::consent`] inside `tx`.
@@ -125,12 +120,7 @@ impl Store {
                 .fetch_optional(conn)
                 .await?
         });
-        json.map(|j| {
-            serde_json::from_str::<Vec<String>>(&j)
-                .map(crate::domain::Scopes::from_stored)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        })
-        .transpose()
+        json.as_deref().map(scopes_from_json).transpose()
     }
 
     pub async fn save_consent(
@@ -180,4 +170,11 @@ impl Store {
                 .await?
         }))
     }
+}
+
+/// A stored JSON list of scopes.
+fn scopes_from_json(json: &str) -> Result<crate::domain::Scopes, StoreError> {
+    serde_json::from_str::<Vec<String>>(json)
+        .map(crate::domain::Scopes::from_stored)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
