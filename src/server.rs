@@ -14,7 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{KeyFolder, KeyFolderError, Keys};
 use crate::http::{self, AppState};
-use crate::oidc::{LogoutWorker, Oidc, deliver_due_notices};
+use crate::oidc::{Oidc, deliver_due_notices, logout_http_client};
 use crate::store::{ConnectError, Store};
 
 /// Why the process could not start or keep running.
@@ -144,7 +144,7 @@ const LOGOUT_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Delivers back-channel logout notices on every node (each notice is claimed by one).
 async fn deliver_logouts(oidc: Oidc) {
-    let http = match LogoutWorker::http_client() {
+    let http = match logout_http_client() {
         Ok(http) => http,
         Err(e) => {
             tracing::error!(error = %e, "back-channel logout is disabled: no HTTP client");

@@ -30,13 +30,6 @@ impl From<StoreError> for ClientAdminError {
     }
 }
 
-/// What a change did, for the audit trail.
-#[derive(Debug, Clone, Copy)]
-pub enum ClientChange {
-    Created,
-    Updated,
-}
-
 impl Oidc {
     pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         self.store

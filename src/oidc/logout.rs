@@ -200,18 +200,13 @@ impl Oidc {
     }
 }
 
-/// Runs the back-channel logout queue until `shutdown` resolves.
-#[derive(Debug)]
-pub struct LogoutWorker;
-
-impl LogoutWorker {
-    pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("Gatehouse back-channel logout")
-            .build()
-    }
+/// The HTTP client logout tokens are sent with: short timeout, never follows redirects.
+pub fn logout_http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Gatehouse back-channel logout")
+        .build()
 }
 
 /// One pass of the queue, logging instead of failing (for the background task).

@@ -18,11 +18,11 @@ pub use authorize::{AuthorizationRequest, AuthorizeError, Next, Prompt, Response
 pub use claims::{IdClaims, session_sid, user_claims};
 pub use client::{AuthMethod, Client, ClientKind, GrantType};
 pub use client_auth::{ClientAuthError, ClientCredentials};
-pub use clients::{ClientAdminError, ClientChange, describe};
+pub use clients::{ClientAdminError, describe};
 pub use codes::IssuedCode;
 pub use error::{OAuthError, OAuthErrorCode};
 pub use introspect::{AccessTokenInfo, Introspection};
-pub use logout::{EndSession, LogoutWorker, deliver_due_notices};
+pub use logout::{EndSession, deliver_due_notices, logout_http_client};
 pub use tokens::TokenResponse;
 
 use crate::clock::SharedClock;
