@@ -85,6 +85,7 @@ async fn start(
 
 #[derive(Debug, Deserialize)]
 pub struct ResumeQuery {
+    #[serde(default)]
     request: String,
 }
 
@@ -96,6 +97,9 @@ pub async fn resume(
     jar: CookieJar,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, Error> {
+    if query.request.is_empty() {
+        return Ok(expired());
+    }
     let Some((client, request, created_at)) = state.oidc.pending(&query.request).await? else {
         return Ok(expired());
     };
