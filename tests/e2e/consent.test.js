@@ -21,7 +21,9 @@ before(async () => {
   await server.createUser(EMAIL, 'Dev', 'Patel', PASSWORD);
   service = await new Promise((resolve) => {
     const http = createServer((req, res) => {
-      callbacks.push(new URL(req.url, 'http://127.0.0.1'));
+      // Only the redirects back to the service count (not the browser's favicon request).
+      const url = new URL(req.url, 'http://127.0.0.1');
+      if (url.pathname === '/callback') callbacks.push(url);
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><html lang="en"><title>Service</title><h1>Back at the service</h1></html>');
     });
