@@ -277,12 +277,14 @@ fn describe_device(user_agent: Option<&str>) -> String {
 }
 
 /// GOV.UK style: "26 November 2026 at 7:45pm (UTC)".
+/// A time as people in England read it: UK clock time (GMT or BST), GOV.UK style.
 fn format_time(millis: i64) -> String {
     DateTime::from_timestamp_millis(millis).map_or_else(
         || "Unknown".to_owned(),
         |t| {
+            let t = t.with_timezone(&chrono_tz::Europe::London);
             let time = t.format("%-I:%M%P").to_string();
-            format!("{} at {time} (UTC)", t.format("%-d %B %Y"))
+            format!("{} at {time}", t.format("%-d %B %Y"))
         },
     )
 }
@@ -301,10 +303,9 @@ mod tests {
     }
 
     #[test]
-    fn times_read_like_gov_uk() {
-        assert_eq!(
-            format_time(1_788_251_400_000),
-            "1 September 2026 at 8:30am (UTC)"
-        );
+    fn times_read_like_gov_uk_in_uk_time() {
+        // 08:30 UTC is 9:30am in British Summer Time, and 8:30am in winter (GMT).
+        assert_eq!(format_time(1_788_251_400_000), "1 September 2026 at 9:30am");
+        assert_eq!(format_time(1_796_113_800_000), "1 December 2026 at 8:30am");
     }
 }
