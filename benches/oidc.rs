@@ -17,7 +17,7 @@ use oauth2::PkceCodeChallenge;
 
 mod support;
 use support::{
-    Load, client, cookie, environment, rss_kib, sign_in_form, sign_in_post, start_server,
+    Load, client, cookie, environment, rss_kib, sign_in_form, sign_in_post, start_server, status,
 };
 
 const EMAIL: &str = "bench.user@school100000.example.org";
@@ -134,15 +134,15 @@ async fn run() {
         move |client, base| {
             let secret = secret.clone();
             async move {
-                let r = client
-                    .post(format!("{base}/token"))
-                    .basic_auth("machine", Some(secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await?;
-                let status = r.status().as_u16();
-                r.bytes().await?;
-                Ok(status)
+                status(
+                    client
+                        .post(format!("{base}/token"))
+                        .basic_auth("machine", Some(secret))
+                        .form(&[("grant_type", "client_credentials")])
+                        .send()
+                        .await?,
+                )
+                .await
             }
         }
     })
@@ -189,20 +189,20 @@ async fn run() {
                 }) else {
                     return Ok(r.status().as_u16() + 1000);
                 };
-                let t = client
-                    .post(format!("{base}/token"))
-                    .basic_auth("portal", Some(secret))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("code_verifier", &verifier),
-                        ("redirect_uri", REDIRECT),
-                    ])
-                    .send()
-                    .await?;
-                let status = t.status().as_u16();
-                t.bytes().await?;
-                Ok(status)
+                status(
+                    client
+                        .post(format!("{base}/token"))
+                        .basic_auth("portal", Some(secret))
+                        .form(&[
+                            ("grant_type", "authorization_code"),
+                            ("code", &code),
+                            ("code_verifier", &verifier),
+                            ("redirect_uri", REDIRECT),
+                        ])
+                        .send()
+                        .await?,
+                )
+                .await
             }
         }
     })
@@ -215,14 +215,14 @@ async fn run() {
         move |client, base| {
             let token = token.clone();
             async move {
-                let r = client
-                    .get(format!("{base}/userinfo"))
-                    .bearer_auth(token)
-                    .send()
-                    .await?;
-                let status = r.status().as_u16();
-                r.bytes().await?;
-                Ok(status)
+                status(
+                    client
+                        .get(format!("{base}/userinfo"))
+                        .bearer_auth(token)
+                        .send()
+                        .await?,
+                )
+                .await
             }
         }
     })
@@ -232,24 +232,21 @@ async fn run() {
         move |client, base| {
             let (token, secret) = (token.clone(), secret.clone());
             async move {
-                let r = client
-                    .post(format!("{base}/introspect"))
-                    .basic_auth("portal", Some(secret))
-                    .form(&[("token", token)])
-                    .send()
-                    .await?;
-                let status = r.status().as_u16();
-                r.bytes().await?;
-                Ok(status)
+                status(
+                    client
+                        .post(format!("{base}/introspect"))
+                        .basic_auth("portal", Some(secret))
+                        .form(&[("token", token)])
+                        .send()
+                        .await?,
+                )
+                .await
             }
         }
     })
     .await;
     let jwks = saturate(&base, |client, base| async move {
-        let r = client.get(format!("{base}/jwks")).send().await?;
-        let status = r.status().as_u16();
-        r.bytes().await?;
-        Ok(status)
+        status(client.get(format!("{base}/jwks")).send().await?).await
     })
     .await;
     let peak = rss_kib(server.id(), "VmHWM");

@@ -11,12 +11,12 @@ use common::{ClockExt, Engine, TestApp};
 use gatehouse::crypto::SigningAlg;
 use gatehouse::oidc::{AuthMethod, GrantType};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreJwsSigningAlgorithm, CoreTokenIntrospectionResponse,
-    CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreIdTokenVerifier, CoreJwsSigningAlgorithm,
+    CoreTokenIntrospectionResponse, CoreTokenResponse, CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, CsrfToken, IntrospectionUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, Scope, TokenIntrospectionResponse, TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, Scope, TokenIntrospectionResponse, TokenResponse,
 };
 
 both_engines!(
@@ -35,7 +35,7 @@ struct Started {
     url: url::Url,
     state: CsrfToken,
     nonce: Nonce,
-    verifier: openidconnect::PkceCodeVerifier,
+    verifier: PkceCodeVerifier,
 }
 
 fn start(rp: &Rp, scopes: &[&str]) -> Started {
@@ -57,6 +57,23 @@ fn start(rp: &Rp, scopes: &[&str]) -> Started {
     }
 }
 
+/// Redeems a code as the relying party does.
+async fn exchange(rp: &Rp, code: String, verifier: PkceCodeVerifier) -> CoreTokenResponse {
+    rp.exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap()
+}
+
+/// The relying party's ID-token verifier, reading the server's test clock.
+fn id_verifier<'a>(app: &TestApp, rp: &'a Rp) -> CoreIdTokenVerifier<'a> {
+    let clock = app.clock.clone();
+    rp.id_token_verifier()
+        .set_time_fn(move || clock.now_for_tests())
+}
+
 async fn relying_party_completes_sign_in_refresh_and_revocation(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let user = app.create_user(EMAIL, PASSWORD).await;
@@ -76,18 +93,9 @@ async fn relying_party_completes_sign_in_refresh_and_revocation(engine: Engine) 
     );
     let code = param(&back, "code").unwrap();
 
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let tokens = exchange(&rp, code, started.verifier).await;
     let id_token = tokens.id_token().expect("an ID token");
-    let clock = app.clock.clone();
-    let verifier = rp
-        .id_token_verifier()
-        .set_time_fn(move || clock.now_for_tests());
+    let verifier = id_verifier(&app, &rp);
     let claims = id_token.claims(&verifier, &started.nonce).unwrap();
     assert_eq!(claims.subject().as_str(), user.as_str());
     assert_eq!(claims.email().unwrap().as_str(), EMAIL);
@@ -211,18 +219,8 @@ async fn public_client_uses_pkce_without_a_secret(engine: Engine) {
     let rp = app.rp(&service).await;
     let started = start(&rp, &["email"]);
     let back = authorize(&app.browser(), started.url.as_str(), EMAIL, false).await;
-    let code = param(&back, "code").unwrap();
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
-    let clock = app.clock.clone();
-    let verifier = rp
-        .id_token_verifier()
-        .set_time_fn(move || clock.now_for_tests());
+    let tokens = exchange(&rp, param(&back, "code").unwrap(), started.verifier).await;
+    let verifier = id_verifier(&app, &rp);
     let claims = tokens
         .id_token()
         .unwrap()
@@ -256,18 +254,8 @@ async fn services_choose_es256_or_eddsa(engine: Engine) {
         let rp = app.rp(&service).await;
         let started = start(&rp, &[]);
         let back = authorize(&app.browser(), started.url.as_str(), EMAIL, false).await;
-        let tokens = rp
-            .exchange_code(AuthorizationCode::new(param(&back, "code").unwrap()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http)
-            .await
-            .unwrap();
-        let clock = app.clock.clone();
-        let verifier = rp
-            .id_token_verifier()
-            .set_allowed_algs(vec![core.clone()])
-            .set_time_fn(move || clock.now_for_tests());
+        let tokens = exchange(&rp, param(&back, "code").unwrap(), started.verifier).await;
+        let verifier = id_verifier(&app, &rp).set_allowed_algs(vec![core.clone()]);
         let id_token = tokens.id_token().unwrap();
         id_token.claims(&verifier, &started.nonce).unwrap();
         assert_eq!(id_token.signing_alg().unwrap(), &core);

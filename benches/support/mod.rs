@@ -130,3 +130,10 @@ pub fn sign_in_post(
             ("return_to", "/account"),
         ])
 }
+
+/// A response's status, after reading its body as a client must.
+pub async fn status(response: reqwest::Response) -> Result<u16, reqwest::Error> {
+    let status = response.status().as_u16();
+    response.bytes().await?;
+    Ok(status)
+}
