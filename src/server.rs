@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::account::Lifecycle;
 use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::crypto::{KeyFolder, KeyFolderError, Keys};
+use crate::crypto::{DataKey, KeyFolder, KeyFolderError, Keys};
 use crate::http::{self, AppState};
+use crate::mail::{Mailer, run_worker};
 use crate::oidc::{Oidc, deliver_due_notices, logout_http_client};
 use crate::store::{ConnectError, Store};
 
@@ -76,11 +78,13 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|e| {
             StartupError::Runtime(format!("cannot read the listening address: {e}"))
         })?;
-        let auth = Auth::new(&config, store.clone(), clock.clone())
-            .map_err(|e| StartupError::Config(format!("password hashing: {e}")))?;
         let keys = open_keys(&config, clock.clone())?;
+        let mailer = open_mailer(&config, store.clone(), clock.clone())?;
+        let auth = Auth::new(&config, store.clone(), clock.clone(), mailer.clone())
+            .map_err(|e| StartupError::Config(format!("password hashing: {e}")))?;
+        let lifecycle = Lifecycle::new(store.clone(), clock.clone(), auth.clone(), mailer);
         let oidc = Oidc::new(store.clone(), keys, clock.clone(), config.issuer.clone());
-        let state = AppState::new(Arc::new(config), store, clock, auth, oidc);
+        let state = AppState::new(Arc::new(config), store, clock, auth, oidc, lifecycle);
         Ok(Self {
             listener,
             state,
@@ -106,14 +110,17 @@ impl Server {
         let sweeper = tokio::spawn(sweep_sessions(
             self.state.auth.clone(),
             self.state.oidc.clone(),
+            self.state.lifecycle.clone(),
         ));
         let logouts = tokio::spawn(deliver_logouts(self.state.oidc.clone()));
+        let mail = tokio::spawn(run_worker(self.state.lifecycle.mailer().clone()));
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
         logouts.abort();
+        mail.abort();
         store.close().await;
         served.map_err(|e| StartupError::Runtime(format!("server stopped: {e}")))
     }
@@ -122,9 +129,9 @@ impl Server {
 /// How often expired sessions are removed.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Removes expired sessions (revoking their grants and queueing logouts) and finished
-/// logout notices now and then, on every node (the deletes are idempotent).
-async fn sweep_sessions(auth: Auth, oidc: Oidc) {
+/// Removes expired sessions (revoking their grants and queueing logouts), finished logout
+/// notices, expired links and old sent mail now and then, on every node (the deletes are idempotent).
+async fn sweep_sessions(auth: Auth, oidc: Oidc, lifecycle: Lifecycle) {
     let mut interval = tokio::time::interval(SWEEP_EVERY);
     loop {
         interval.tick().await;
@@ -135,6 +142,9 @@ async fn sweep_sessions(auth: Auth, oidc: Oidc) {
         }
         if let Err(e) = oidc.sweep_logout_notices().await {
             tracing::warn!(error = %e, "could not remove finished logout notices");
+        }
+        if let Err(e) = lifecycle.sweep().await {
+            tracing::warn!(error = %e, "could not remove expired links or old sent messages");
         }
     }
 }
@@ -156,6 +166,20 @@ async fn deliver_logouts(oidc: Oidc) {
         interval.tick().await;
         deliver_due_notices(&oidc, &http).await;
     }
+}
+
+/// The outbox and its transport, with the data key that seals queued messages.
+pub fn open_mailer(
+    config: &Config,
+    store: Store,
+    clock: SharedClock,
+) -> Result<Mailer, StartupError> {
+    ensure_folder("keys_dir", &config.keys_dir, true)?;
+    let key = DataKey::open(&config.keys_dir).map_err(|e| match e {
+        KeyFolderError::Unsafe(why) => StartupError::Config(format!("data key: {why}")),
+        other => StartupError::Runtime(format!("data key: {other}")),
+    })?;
+    Mailer::new(config, store, clock, key).map_err(StartupError::Config)
 }
 
 /// Loads the signing keys, creating any that are missing. A key file others can read

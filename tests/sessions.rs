@@ -244,12 +244,11 @@ async fn expired_sessions_are_swept_away(engine: Engine) {
     app.create_user(EMAIL, PASSWORD).await;
     app.browser().sign_in(EMAIL, PASSWORD).await;
     app.browser().sign_in(EMAIL, PASSWORD).await;
-    let auth = gatehouse::auth::Auth::new(
-        &gatehouse::config::Config::load(&Default::default()).unwrap(),
-        app.store.clone(),
-        std::sync::Arc::new(app.clock.clone()),
-    )
-    .unwrap();
+    let mut config = gatehouse::config::Config::load(&Default::default()).unwrap();
+    config.keys_dir = app.db.keys_dir();
+    let clock: gatehouse::clock::SharedClock = std::sync::Arc::new(app.clock.clone());
+    let mailer = gatehouse::server::open_mailer(&config, app.store.clone(), clock.clone()).unwrap();
+    let auth = gatehouse::auth::Auth::new(&config, app.store.clone(), clock, mailer).unwrap();
     assert_eq!(auth.sweep().await.unwrap(), 0, "live sessions stay");
     app.clock.advance(Duration::minutes(31));
     assert_eq!(auth.sweep().await.unwrap(), 2, "idle sessions are deleted");

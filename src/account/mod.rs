@@ -1,6 +1,25 @@
-//! The account lifecycle for operators and, later, approvers and the helpdesk: creating
-//! people, locking, unlocking, deactivating and reactivating them. Every change is audited in
-//! the same transaction.
+//! The account lifecycle: creating people, locking, unlocking, deactivating and reactivating
+//! them, and the email-driven journeys (invitation, activation, password reset, change of
+//! email). Every change is audited in the same transaction.
+
+mod activation;
+mod email_change;
+mod flows;
+mod invitations;
+mod recovery;
+
+pub use activation::Activated;
+pub use email_change::PendingEmailChange;
+pub use flows::{
+    EMAIL_CODE_ATTEMPTS, EMAIL_CODE_LIFETIME, FlowError, INVITATION_LIFETIME, Lifecycle,
+    RESET_LIFETIME, plausible_secret,
+};
+pub use invitations::{Invite, Invited};
+
+/// What each emailed link is for, as the pages name them.
+pub mod purpose {
+    pub use super::flows::{ACTIVATION, RESET};
+}
 
 use chrono::{DateTime, Utc};
 

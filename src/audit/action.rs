@@ -25,6 +25,16 @@ pub enum Action {
     ConsentGranted,
     ConsentWithdrawn,
     TokenReuseDetected,
+    MailSent,
+    MailFailed,
+    MailDeadLettered,
+    InvitationSent,
+    AccountActivated,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailChangeRequested,
+    EmailChanged,
+    EmailChangeCancelled,
 }
 
 impl Action {
@@ -48,6 +58,16 @@ impl Action {
         Action::ConsentGranted,
         Action::ConsentWithdrawn,
         Action::TokenReuseDetected,
+        Action::MailSent,
+        Action::MailFailed,
+        Action::MailDeadLettered,
+        Action::InvitationSent,
+        Action::AccountActivated,
+        Action::PasswordResetRequested,
+        Action::PasswordReset,
+        Action::EmailChangeRequested,
+        Action::EmailChanged,
+        Action::EmailChangeCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +91,16 @@ impl Action {
             Self::ConsentGranted => "consent.granted",
             Self::ConsentWithdrawn => "consent.withdrawn",
             Self::TokenReuseDetected => "token.reuse_detected",
+            Self::MailSent => "mail.sent",
+            Self::MailFailed => "mail.failed",
+            Self::MailDeadLettered => "mail.dead_lettered",
+            Self::InvitationSent => "invitation.sent",
+            Self::AccountActivated => "account.activated",
+            Self::PasswordResetRequested => "password_reset.requested",
+            Self::PasswordReset => "password_reset.completed",
+            Self::EmailChangeRequested => "email_change.requested",
+            Self::EmailChanged => "email_change.completed",
+            Self::EmailChangeCancelled => "email_change.cancelled",
         }
     }
 }

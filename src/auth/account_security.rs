@@ -6,7 +6,8 @@ use super::session::SessionToken;
 use super::throttle::LOCK_AFTER_FAILURES;
 use super::{Auth, AuthError};
 use crate::audit::{Action, AuditEvent, RequestContext};
-use crate::domain::UserStatus;
+use crate::domain::{Email, UserStatus};
+use crate::mail::Mail;
 use crate::store::{SessionRow, StoreError, UserRow};
 
 /// A live session and the active account it belongs to.
@@ -187,13 +188,26 @@ impl Auth {
             .store
             .delete_other_sessions(&mut tx, &id, &current.id_hash, now)
             .await?;
+        // Any password change supersedes an outstanding reset link.
+        self.store
+            .delete_account_token(&mut tx, id.as_str(), crate::account::purpose::RESET)
+            .await?;
         let event = AuditEvent::new(Action::PasswordChanged)
             .actor(&id)
             .subject(&id)
             .context(ctx.clone())
             .details(serde_json::json!({ "other_sessions_ended": ended }));
         self.store.append_audit(&mut tx, &event, now).await?;
+        let to = Email::parse(&user.email).map_err(|e| AuthError::Mail(e.to_string()))?;
+        let mail = Mail::PasswordChanged {
+            given_name: user.given_name.clone(),
+        };
+        self.mailer
+            .queue(&mut tx, &to, Some(id.as_str()), mail, now)
+            .await
+            .map_err(AuthError::from)?;
         tx.commit().await?;
+        self.mailer.nudge();
         Ok(ended)
     }
 }

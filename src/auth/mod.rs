@@ -15,6 +15,7 @@ use chrono::Duration;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::store::{Store, StoreError};
 use password::{HashError, HashParams, PasswordHasher};
 use session::{RandomError, SessionPolicy};
@@ -29,6 +30,18 @@ pub enum AuthError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A message could not be queued (sealing or rendering failed).
+    #[error("mail: {0}")]
+    Mail(String),
+}
+
+impl From<crate::mail::MailError> for AuthError {
+    fn from(e: crate::mail::MailError) -> Self {
+        match e {
+            crate::mail::MailError::Store(e) => Self::Store(e),
+            other => Self::Mail(other.to_string()),
+        }
+    }
 }
 
 impl AuthError {
@@ -46,10 +59,16 @@ pub struct Auth {
     clock: SharedClock,
     sessions: SessionPolicy,
     ip_limit: IpLimit,
+    mailer: Mailer,
 }
 
 impl Auth {
-    pub fn new(config: &Config, store: Store, clock: SharedClock) -> Result<Self, HashError> {
+    pub fn new(
+        config: &Config,
+        store: Store,
+        clock: SharedClock,
+        mailer: Mailer,
+    ) -> Result<Self, HashError> {
         let params = HashParams {
             memory_kib: config.argon2_memory_kib,
             iterations: config.argon2_iterations,
@@ -74,11 +93,20 @@ impl Auth {
                 burst: config.sign_in_ip_burst,
                 per_minute: config.sign_in_ip_per_minute,
             },
+            mailer,
         })
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn session_policy(&self) -> SessionPolicy {

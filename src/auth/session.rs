@@ -14,6 +14,11 @@ pub struct SessionToken(SecretString);
 #[error("the operating system's random number generator failed: {0}")]
 pub struct RandomError(String);
 
+/// Fills `bytes` from the operating system's CSPRNG.
+pub fn fill_random(bytes: &mut [u8]) -> Result<(), RandomError> {
+    getrandom::fill(bytes).map_err(|e| RandomError(e.to_string()))
+}
+
 /// 32 random bytes as 64 lower-case hex digits.
 pub fn random_hex_256() -> Result<String, RandomError> {
     let mut bytes = [0u8; 32];

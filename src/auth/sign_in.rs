@@ -9,7 +9,7 @@ use super::throttle::{LOCK_AFTER_FAILURES, account_delay};
 use super::{Auth, AuthError};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
-use crate::store::{NewSession, UserRow};
+use crate::store::{NewSession, Tx, UserRow};
 
 /// Why a sign-in did not happen. People see one message for every `Refused` reason.
 #[derive(Debug, thiserror::Error)]
@@ -146,21 +146,11 @@ impl Auth {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
-        let token = SessionToken::generate().map_err(AuthError::from)?;
-        let id_hash = token.hash();
         let mut tx = self.store.begin().await?;
         self.store
             .record_sign_in(&mut tx, id, rehashed.as_deref(), now)
             .await?;
-        let session = NewSession {
-            id_hash: &id_hash,
-            user_id: id,
-            expires_at: now + self.sessions.absolute,
-            amr: r#"["pwd"]"#,
-            ip: ctx.ip.as_deref(),
-            user_agent: ctx.user_agent.as_deref(),
-        };
-        self.store.insert_session(&mut tx, &session, now).await?;
+        let token = self.open_session(&mut tx, id, ctx, now).await?;
         let event = AuditEvent::new(Action::SignInSucceeded)
             .actor(id)
             .subject(id)
@@ -172,6 +162,29 @@ impl Auth {
             user_id: id.clone(),
             token,
         })
+    }
+
+    /// Starts a password-authenticated session inside `tx` (sign-in, and activation, which
+    /// proves the password just chosen and the email address at once).
+    pub(crate) async fn open_session(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        ctx: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<SessionToken, AuthError> {
+        let token = SessionToken::generate()?;
+        let id_hash = token.hash();
+        let session = NewSession {
+            id_hash: &id_hash,
+            user_id: id,
+            expires_at: now + self.sessions.absolute,
+            amr: r#"["pwd"]"#,
+            ip: ctx.ip.as_deref(),
+            user_agent: ctx.user_agent.as_deref(),
+        };
+        self.store.insert_session(tx, &session, now).await?;
+        Ok(token)
     }
 
     async fn audit_failure(

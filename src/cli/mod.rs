@@ -1,11 +1,12 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`, `audit verify`, and
-//! the `user`, `client` and `keys` administration commands.
+//! the `user`, `client`, `keys` and `mail` administration commands.
 //! Each command shares the library code the server uses; failures print one line and exit
 //! non-zero (2 for configuration, 1 for everything else).
 
 mod client;
 mod commands;
 mod keys;
+mod mail;
 mod user;
 
 use std::path::PathBuf;
@@ -84,6 +85,9 @@ pub enum Command {
     /// List, rotate and retire signing keys
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Check that email reaches people
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +105,18 @@ pub enum UserCommand {
         /// Read the password from standard input (one line), never from the command line
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Invite someone: an invited account and a single-use activation link by email
+    Invite {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        /// Where to send them once active: a redirect URI of the inviting service, exactly
+        #[arg(long, value_name = "URL")]
+        return_to: Option<String>,
     },
     /// List accounts in email order
     List {
@@ -202,6 +218,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::User(command) => user::run(&sources, command).await,
             Command::Client(command) => client::run(&sources, command).await,
             Command::Keys(command) => keys::run(&sources, command).await,
+            Command::Mail(command) => mail::run(&sources, command).await,
         }
     });
     match outcome {

@@ -4,14 +4,16 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use crate::account::{AccountError, Accounts, NewAccount, StatusChange};
+use crate::account::{
+    AccountError, Accounts, FlowError, Invite, Invited, Lifecycle, NewAccount, StatusChange,
+};
 use crate::audit::{Actor, RequestContext};
 use crate::auth::Auth;
 use crate::auth::password::Password;
 use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::domain::Email;
-use crate::server::open_store;
+use crate::server::{open_mailer, open_store};
 use crate::store::UserRow;
 
 use super::commands::load;
@@ -35,6 +37,18 @@ fn failed(e: AccountError) -> Failure {
     }
 }
 
+fn flow_failed(e: FlowError) -> Failure {
+    let code = match e {
+        FlowError::Internal(_) => 1,
+        _ => 2,
+    };
+    let message = match e {
+        FlowError::Field { field, message } => format!("--{}: {message}", field.replace('_', "-")),
+        other => other.to_string(),
+    };
+    Failure { code, message }
+}
+
 fn email(text: &str) -> Result<Email, Failure> {
     Email::parse(text).map_err(|e| usage(format!("--email: {e}")))
 }
@@ -44,21 +58,61 @@ pub async fn run(sources: &Sources, command: UserCommand) -> Result<(), Failure>
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
     let clock = Arc::new(SystemClock);
-    let auth = Auth::new(&config, store.clone(), clock.clone())
+    let mailer = open_mailer(&config, store.clone(), clock.clone())?;
+    let auth = Auth::new(&config, store.clone(), clock.clone(), mailer.clone())
         .map_err(|e| usage(format!("password hashing: {e}")))?;
-    let accounts = Accounts::new(store.clone(), auth.hasher().clone(), clock);
+    let accounts = Accounts::new(store.clone(), auth.hasher().clone(), clock.clone());
+    let lifecycle = Lifecycle::new(store.clone(), clock, auth, mailer);
     let ctx = RequestContext::default();
-    let outcome = dispatch(&accounts, command, &ctx).await;
+    let outcome = dispatch(&accounts, &lifecycle, command, &ctx).await;
     store.close().await;
     outcome
 }
 
 async fn dispatch(
     accounts: &Accounts,
+    lifecycle: &Lifecycle,
     command: UserCommand,
     ctx: &RequestContext,
 ) -> Result<(), Failure> {
     match command {
+        UserCommand::Invite {
+            email: e,
+            given_name,
+            family_name,
+            return_to,
+        } => {
+            let invite = Invite {
+                email: email(&e)?,
+                given_name,
+                family_name,
+                return_to,
+            };
+            let outcome = lifecycle
+                .invite(invite, Actor::Cli, ctx)
+                .await
+                .map_err(flow_failed)?;
+            let (user, what) = match &outcome {
+                Invited::Created(user) => (user, "Invited"),
+                Invited::Resent(user) => (user, "Sent a new invitation to"),
+                Invited::AlreadyHasAccount(user) => {
+                    println!(
+                        "{} already has an account ({}), so no invitation was sent. They can sign in, or use \"Forgotten your password?\".",
+                        user.email, user.status
+                    );
+                    return Ok(());
+                }
+            };
+            // Hand the message over now rather than waiting for a server's worker; a
+            // running server cannot send it twice, since each message is claimed once.
+            let sent = lifecycle.mailer().deliver_due().await.unwrap_or(0);
+            let when = if sent > 0 {
+                "the email has been sent"
+            } else {
+                "the email is queued and the server will send it"
+            };
+            println!("{what} {} ({}); {when}.", user.email, user.id);
+        }
         UserCommand::Create {
             email: e,
             given_name,

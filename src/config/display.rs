@@ -56,7 +56,27 @@ impl fmt::Display for Redacted<'_> {
             .iter()
             .map(|p| format!("\"{p}\""))
             .collect();
-        write!(f, "trusted_proxies = [{}]", proxies.join(", "))
+        writeln!(f, "trusted_proxies = [{}]", proxies.join(", "))?;
+        let m = &c.mail;
+        match &m.smtp {
+            Some(smtp) => {
+                writeln!(f, "smtp_host = \"{}\"", smtp.host)?;
+                writeln!(f, "smtp_port = {}", smtp.port)?;
+                writeln!(f, "smtp_tls = \"{}\"", smtp.tls.as_str())?;
+                if let Some(user) = &smtp.username {
+                    writeln!(f, "smtp_username = \"{user}\"")?;
+                    writeln!(f, "smtp_password = \"REDACTED\"")?;
+                }
+            }
+            None => writeln!(
+                f,
+                "# no smtp_host: mail is written as .eml files to {}",
+                m.files_dir.display()
+            )?,
+        }
+        writeln!(f, "mail_from = {:?}", m.from)?;
+        writeln!(f, "mail_max_attempts = {}", m.max_attempts)?;
+        write!(f, "mail_retry_seconds = {}", m.retry_seconds)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod display;
 mod issuer;
+mod mail;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use issuer::Issuer;
+pub use mail::{MailConfig, SmtpConfig, SmtpTls};
 
 /// Where the configuration file is looked for when neither `--config` nor
 /// `GATEHOUSE_CONFIG` names one. A missing default file is fine; a missing named file is not.
@@ -58,6 +60,8 @@ pub struct Config {
     pub sign_in_ip_per_minute: u32,
     /// Load balancers whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Where email goes and how the outbox retries.
+    pub mail: MailConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +97,15 @@ struct Layered {
     sign_in_ip_burst: u32,
     sign_in_ip_per_minute: u32,
     trusted_proxies: Vec<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: SmtpTls,
+    smtp_username: Option<String>,
+    smtp_password: Option<SecretString>,
+    smtp_password_file: Option<PathBuf>,
+    mail_from: String,
+    mail_max_attempts: u32,
+    mail_retry_seconds: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +129,10 @@ struct Defaults {
     sign_in_ip_burst: u32,
     sign_in_ip_per_minute: u32,
     trusted_proxies: [&'static str; 0],
+    smtp_tls: SmtpTls,
+    mail_from: &'static str,
+    mail_max_attempts: u32,
+    mail_retry_seconds: u64,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -139,6 +156,10 @@ const DEFAULTS: Defaults = Defaults {
     sign_in_ip_burst: 100,
     sign_in_ip_per_minute: 60,
     trusted_proxies: [],
+    smtp_tls: SmtpTls::Starttls,
+    mail_from: "Gatehouse <no-reply@localhost>",
+    mail_max_attempts: 10,
+    mail_retry_seconds: 30,
 };
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -292,6 +313,20 @@ impl Config {
                 "sign-in rate limits must be at least 1",
             ));
         }
+        let mail = mail::validate(
+            mail::MailLayer {
+                smtp_host: layered.smtp_host,
+                smtp_port: layered.smtp_port,
+                smtp_tls: layered.smtp_tls,
+                smtp_username: layered.smtp_username,
+                smtp_password: layered.smtp_password,
+                smtp_password_file: layered.smtp_password_file,
+                mail_from: layered.mail_from,
+                mail_max_attempts: layered.mail_max_attempts,
+                mail_retry_seconds: layered.mail_retry_seconds,
+            },
+            &layered.data_dir,
+        )?;
         Ok(Self {
             listen,
             issuer,
@@ -313,6 +348,7 @@ impl Config {
             sign_in_ip_burst: layered.sign_in_ip_burst,
             sign_in_ip_per_minute: layered.sign_in_ip_per_minute,
             trusted_proxies,
+            mail,
         })
     }
 }

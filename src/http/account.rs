@@ -44,6 +44,8 @@ struct OverviewPage {
     notice: Option<&'static str>,
     name: String,
     email: String,
+    /// An address waiting for its code.
+    pending_email: Option<String>,
     sessions: Vec<SessionView>,
     services: Vec<ServiceView>,
     csrf_token: String,
@@ -82,6 +84,12 @@ async fn overview(
             name: c.name,
         })
         .collect();
+    let pending_email = state
+        .lifecycle
+        .pending_email_change(&current.user.user_id())
+        .await
+        .map_err(super::links::flow_error)?
+        .map(|p| p.new_email);
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let notice = match query.notice.as_deref() {
         Some("password-changed") => {
@@ -89,6 +97,9 @@ async fn overview(
         }
         Some("sessions-ended") => Some("You have been signed out of all other sessions."),
         Some("service-removed") => Some("The service can no longer see your details."),
+        Some("activated") => Some("Your account is ready. You are signed in."),
+        Some("email-changed") => Some("Your email address has been changed."),
+        Some("email-change-cancelled") => Some("The change of email address has been cancelled."),
         _ => None,
     };
     let page = OverviewPage {
@@ -96,6 +107,7 @@ async fn overview(
         notice,
         name: format!("{} {}", current.user.given_name, current.user.family_name),
         email: current.user.email.clone(),
+        pending_email,
         sessions: sessions
             .iter()
             .map(|s| SessionView {

@@ -1,5 +1,5 @@
-//! The two cookies: the session (who you are) and the CSRF secret (that a form came from
-//! us). Over https both carry the `__Host-` prefix with `Secure`, so no other site or
+//! The cookies: the session (who you are), the CSRF secret (that a form came from us) and
+//! the handle of an opened email link. Over https both carry the `__Host-` prefix with `Secure`, so no other site or
 //! subdomain can set them; on plain-http localhost they work without, for development.
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -25,6 +25,20 @@ impl CookiePolicy {
         } else {
             "gatehouse_csrf"
         }
+    }
+
+    pub fn link_name(self) -> &'static str {
+        if self.secure {
+            "__Host-gatehouse_link"
+        } else {
+            "gatehouse_link"
+        }
+    }
+
+    /// The handle that replaces an emailed link's secret once it is opened: strict, and
+    /// gone when the browser closes (the server decides expiry).
+    pub fn link(self, value: String) -> Cookie<'static> {
+        self.build(self.link_name(), value, SameSite::Strict)
     }
 
     /// The session cookie: a browser-session cookie, since the server decides expiry.

@@ -2,6 +2,8 @@
 //! and wraps them in the layers every response needs.
 
 mod account;
+mod account_email;
+mod activate;
 mod assets;
 mod client;
 mod cookies;
@@ -10,10 +12,12 @@ mod current_user;
 mod error;
 mod forms;
 mod health;
+mod links;
 mod metrics;
 mod observe;
 mod oidc;
 mod pages;
+mod reset;
 mod return_to;
 mod security_headers;
 mod sign_in;
@@ -57,6 +61,9 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(sign_in::router())
         .merge(account::router())
+        .merge(account_email::router())
+        .merge(reset::router())
+        .merge(activate::router())
         .merge(oidc::router())
         .merge(oidc::withdraw_router())
         .fallback(pages::not_found)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::cookies::CookiePolicy;
+use crate::account::Lifecycle;
 use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub auth: Auth,
     pub cookies: CookiePolicy,
     pub oidc: Oidc,
+    /// Invitations, activation, password reset and change of email.
+    pub lifecycle: Lifecycle,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
         clock: SharedClock,
         auth: Auth,
         oidc: Oidc,
+        lifecycle: Lifecycle,
     ) -> Self {
         let cookies = CookiePolicy {
             secure: config.issuer.is_https(),
@@ -41,6 +45,7 @@ impl AppState {
             auth,
             cookies,
             oidc,
+            lifecycle,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Each query is a `const` string in the subset both engines share (`$1` placeholders,
 //! `ON CONFLICT`, `RETURNING`); [`on_pool!`] and [`on_tx!`] run it on whichever engine is in use.
 
+mod account_tokens;
 mod audit;
 mod authorization;
 mod clients;
@@ -11,9 +12,11 @@ mod connect;
 mod error;
 mod grants;
 mod logout_notices;
+mod outbox;
 mod sessions;
 mod users;
 
+pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use audit::{AuditRow, ChainBreak};
 pub use authorization::ConsentRow;
 pub use clients::ClientRow;
@@ -21,6 +24,7 @@ pub use connect::ConnectError;
 pub use error::StoreError;
 pub use grants::{CodeRow, GrantRow, Redemption};
 pub use logout_notices::NoticeRow;
+pub use outbox::{OutboxRow, OutboxStats};
 pub use sessions::{NewSession, SessionRow};
 pub use users::{NewUser, UserRow};
 

@@ -93,6 +93,9 @@ const RECORD_FAILURE: &str = "UPDATE users SET failed_sign_ins = failed_sign_ins
 const RECORD_SUCCESS: &str = "UPDATE users SET failed_sign_ins = 0, last_sign_in_at = $2, \
      password_hash = COALESCE($3, password_hash) WHERE id = $1";
 
+const SET_EMAIL: &str = "UPDATE users SET email = $2, email_normalised = $3, updated_at = $4 \
+     WHERE id = $1";
+
 const LIST: &str = concat!(
     "SELECT ",
     user_columns!(),
@@ -253,6 +256,34 @@ impl Store {
                 .execute(conn)
                 .await?;
         });
+        Ok(())
+    }
+
+    /// Moves an account to a new email address inside `tx`; an address another account
+    /// already uses is refused with [`StoreError::Conflict`].
+    pub async fn set_user_email(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query(SET_EMAIL)
+                .bind(id.as_str())
+                .bind(email.as_str())
+                .bind(email.normalised())
+                .bind(millis(now))
+                .execute(conn)
+                .await
+                .map_err(StoreError::conflict_as(
+                    "An account with that email address",
+                ))?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 

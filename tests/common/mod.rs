@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod oidc;
 pub mod proxy;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -146,8 +147,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub store: Store,
-    pub db: FreshDb,
+    pub db: Arc<FreshDb>,
     shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), gatehouse::server::StartupError>>>,
 }
 
 impl TestApp {
@@ -162,7 +164,8 @@ impl TestApp {
     }
 
     /// Starts the server on a database prepared by the test.
-    pub async fn spawn_on(db: FreshDb, extra_toml: &str) -> Self {
+    pub async fn spawn_on(db: impl Into<Arc<FreshDb>>, extra_toml: &str) -> Self {
+        let db: Arc<FreshDb> = db.into();
         let config_path = db.dir.path().join("gatehouse.toml");
         // Bound first so the issuer can name the port, as relying parties need it to.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -192,7 +195,7 @@ impl TestApp {
         let addr = server.local_addr();
         let store = server.store().clone();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
+        let task = tokio::spawn(server.run(async {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder()
@@ -207,6 +210,18 @@ impl TestApp {
             store,
             db,
             shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server as a shutdown would, and waits until it has (its database, keys and
+    /// data folder stay for a restart with [`TestApp::spawn_on`]).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
         }
     }
 

@@ -1,0 +1,228 @@
+//! The messages Gatehouse sends and how each is rendered from its three templates under
+//! `templates/mail/` (subject, plain text, HTML). A message carries no secret other than the
+//! one link or code it exists to deliver.
+
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+/// One message, with the values its templates need.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mail {
+    /// A personal invitation: the activation link, valid for 14 days.
+    Invitation {
+        given_name: String,
+        link: String,
+        service: Option<String>,
+    },
+    /// The link that lets someone choose a new password, valid for 30 minutes.
+    PasswordReset { given_name: String, link: String },
+    /// Tells someone their password changed, with what to do if it was not them.
+    PasswordChanged { given_name: String },
+    /// Confirms an invitation was accepted.
+    AccountActivated { given_name: String },
+    /// The code that proves the new address works (sent to the new address).
+    EmailChangeCode { given_name: String, code: String },
+    /// Warns the old address that a change was asked for.
+    EmailChangeNotice {
+        given_name: String,
+        new_email: String,
+    },
+    /// `gatehouse mail test`.
+    Test,
+}
+
+/// A message ready for the transport.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What every template can use besides the message's own values.
+#[derive(Debug, Clone)]
+struct Common<'a> {
+    /// The issuer, for "go to …" links that carry no secret.
+    site: &'a str,
+}
+
+impl Mail {
+    /// The name stored in the outbox and used in metrics and the audit trail.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Invitation { .. } => "invitation",
+            Self::PasswordReset { .. } => "password_reset",
+            Self::PasswordChanged { .. } => "password_changed",
+            Self::AccountActivated { .. } => "account_activated",
+            Self::EmailChangeCode { .. } => "email_change_code",
+            Self::EmailChangeNotice { .. } => "email_change_notice",
+            Self::Test => "test",
+        }
+    }
+
+    /// Renders subject, text and HTML; `site` is the issuer URL without a trailing slash.
+    pub fn render(&self, site: &str) -> Result<Rendered, askama::Error> {
+        let c = Common { site };
+        let empty = String::new();
+        let (given_name, link, service, code, new_email) = match self {
+            Self::Invitation {
+                given_name,
+                link,
+                service,
+            } => (given_name, link, service.as_ref(), &empty, &empty),
+            Self::PasswordReset { given_name, link } => (given_name, link, None, &empty, &empty),
+            Self::PasswordChanged { given_name } | Self::AccountActivated { given_name } => {
+                (given_name, &empty, None, &empty, &empty)
+            }
+            Self::EmailChangeCode { given_name, code } => (given_name, &empty, None, code, &empty),
+            Self::EmailChangeNotice {
+                given_name,
+                new_email,
+            } => (given_name, &empty, None, &empty, new_email),
+            Self::Test => (&empty, &empty, None, &empty, &empty),
+        };
+        let v = View {
+            site: c.site,
+            given_name,
+            link,
+            service: service.map_or("", String::as_str),
+            code,
+            new_email,
+        };
+        let (subject, text, html) = match self {
+            Self::Invitation { .. } => (
+                InvitationSubject { v: &v }.render()?,
+                InvitationText { v: &v }.render()?,
+                InvitationHtml { v: &v }.render()?,
+            ),
+            Self::PasswordReset { .. } => (
+                ResetSubject { v: &v }.render()?,
+                ResetText { v: &v }.render()?,
+                ResetHtml { v: &v }.render()?,
+            ),
+            Self::PasswordChanged { .. } => (
+                ChangedSubject { v: &v }.render()?,
+                ChangedText { v: &v }.render()?,
+                ChangedHtml { v: &v }.render()?,
+            ),
+            Self::AccountActivated { .. } => (
+                ActivatedSubject { v: &v }.render()?,
+                ActivatedText { v: &v }.render()?,
+                ActivatedHtml { v: &v }.render()?,
+            ),
+            Self::EmailChangeCode { .. } => (
+                CodeSubject { v: &v }.render()?,
+                CodeText { v: &v }.render()?,
+                CodeHtml { v: &v }.render()?,
+            ),
+            Self::EmailChangeNotice { .. } => (
+                NoticeSubject { v: &v }.render()?,
+                NoticeText { v: &v }.render()?,
+                NoticeHtml { v: &v }.render()?,
+            ),
+            Self::Test => (
+                TestSubject { v: &v }.render()?,
+                TestText { v: &v }.render()?,
+                TestHtml { v: &v }.render()?,
+            ),
+        };
+        Ok(Rendered {
+            subject: subject.trim().to_owned(),
+            text,
+            html,
+        })
+    }
+}
+
+/// The values templates read (empty where a message has none).
+#[derive(Debug)]
+struct View<'a> {
+    site: &'a str,
+    given_name: &'a str,
+    link: &'a str,
+    service: &'a str,
+    code: &'a str,
+    new_email: &'a str,
+}
+
+macro_rules! mail_template {
+    ($name:ident, $path:literal) => {
+        // A subject line may use none of the values.
+        #[allow(dead_code)]
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            v: &'a View<'a>,
+        }
+    };
+}
+
+mail_template!(InvitationSubject, "mail/invitation.subject.txt");
+mail_template!(InvitationText, "mail/invitation.txt");
+mail_template!(InvitationHtml, "mail/invitation.html");
+mail_template!(ResetSubject, "mail/password_reset.subject.txt");
+mail_template!(ResetText, "mail/password_reset.txt");
+mail_template!(ResetHtml, "mail/password_reset.html");
+mail_template!(ChangedSubject, "mail/password_changed.subject.txt");
+mail_template!(ChangedText, "mail/password_changed.txt");
+mail_template!(ChangedHtml, "mail/password_changed.html");
+mail_template!(ActivatedSubject, "mail/account_activated.subject.txt");
+mail_template!(ActivatedText, "mail/account_activated.txt");
+mail_template!(ActivatedHtml, "mail/account_activated.html");
+mail_template!(CodeSubject, "mail/email_change_code.subject.txt");
+mail_template!(CodeText, "mail/email_change_code.txt");
+mail_template!(CodeHtml, "mail/email_change_code.html");
+mail_template!(NoticeSubject, "mail/email_change_notice.subject.txt");
+mail_template!(NoticeText, "mail/email_change_notice.txt");
+mail_template!(NoticeHtml, "mail/email_change_notice.html");
+mail_template!(TestSubject, "mail/test.subject.txt");
+mail_template!(TestText, "mail/test.txt");
+mail_template!(TestHtml, "mail/test.html");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_renders_with_its_link_or_code_and_escapes_html() {
+        let reset = Mail::PasswordReset {
+            given_name: "Ana <b>".into(),
+            link: "https://id.example/reset-password/abc".into(),
+        }
+        .render("https://id.example")
+        .unwrap();
+        assert!(reset.text.contains("https://id.example/reset-password/abc"));
+        assert!(reset.html.contains("https://id.example/reset-password/abc"));
+        assert!(reset.html.contains("Ana &#60;b&#62;") || reset.html.contains("Ana &lt;b&gt;"));
+        assert!(!reset.subject.contains('\n'));
+        let code = Mail::EmailChangeCode {
+            given_name: "Ana".into(),
+            code: "K7RQ2M9X".into(),
+        }
+        .render("https://id.example")
+        .unwrap();
+        assert!(code.text.contains("K7RQ2M9X") && code.html.contains("K7RQ2M9X"));
+        for mail in [
+            Mail::Invitation {
+                given_name: "Ana".into(),
+                link: "l".into(),
+                service: Some("School Census".into()),
+            },
+            Mail::PasswordChanged {
+                given_name: "Ana".into(),
+            },
+            Mail::AccountActivated {
+                given_name: "Ana".into(),
+            },
+            Mail::EmailChangeNotice {
+                given_name: "Ana".into(),
+                new_email: "a@b.example".into(),
+            },
+            Mail::Test,
+        ] {
+            let r = mail.render("https://id.example").unwrap();
+            assert!(!r.subject.is_empty() && !r.text.is_empty() && !r.html.is_empty());
+        }
+    }
+}
