@@ -15,7 +15,7 @@ mod logout;
 mod tokens;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, Next, Prompt, ResponseMode};
-pub use claims::{IdClaims, session_sid, user_claims};
+pub use claims::{IdClaims, email_verified, session_sid, user_claims};
 pub use client::{AuthMethod, Client, ClientKind, GrantType};
 pub use client_auth::{ClientAuthError, ClientCredentials};
 pub use clients::{ClientAdminError, describe};
