@@ -2,7 +2,7 @@
 // and Debian's Chromium through playwright-core. Never downloads a browser.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,33 @@ export async function startServer() {
     createUser(email, givenName, familyName, password) {
       return cli(dir, dbUrl, ['user', 'create', '--email', email, '--given-name', givenName,
         '--family-name', familyName, '--password-stdin'], `${password}\n`);
+    },
+    /** Invites someone, as an operator would with `gatehouse user invite`. */
+    inviteUser(email, givenName, familyName) {
+      return cli(dir, dbUrl, ['user', 'invite', '--email', email, '--given-name', givenName,
+        '--family-name', familyName]);
+    },
+    /**
+     * Waits for the newest development-mail file (no SMTP relay is configured, so each message
+     * is an .eml file in the data folder) holding a link to `path`, and returns that link.
+     */
+    async linkFromMail(path, after = 0) {
+      const folder = join(dir, 'data', 'mail');
+      for (let i = 0; i < 200; i += 1) {
+        if (existsSync(folder)) {
+          const files = readdirSync(folder)
+            .map((f) => join(folder, f))
+            .filter((f) => statSync(f).mtimeMs >= after)
+            .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+          for (const file of files) {
+            const text = readFileSync(file, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+            const match = text.match(new RegExp(`http://[^\\s"<>]+${path}[0-9a-f]{64}`));
+            if (match) return match[0];
+          }
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no email with a ${path} link arrived`);
     },
     /** Registers a service with `gatehouse client create … --json`; returns its JSON. */
     async createClient(args) {
