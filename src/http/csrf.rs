@@ -72,6 +72,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    // Pages sent with `Referrer-Policy: no-referrer` (those reached from emailed links) make
+    // browsers say `Origin: null`; `Sec-Fetch-Site`, which no page can forge, still tells.
+    if origin == "null" && fetch_site == Some("same-origin") {
+        return true;
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -116,5 +121,18 @@ mod tests {
             ("host", "sso.example.gov.uk"),
             ("origin", "null"),
         ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "sso.example.gov.uk"),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+        ])));
+        assert!(
+            same_origin(&headers(&[
+                ("host", "sso.example.gov.uk"),
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin"),
+            ])),
+            "a no-referrer page of our own"
+        );
     }
 }
