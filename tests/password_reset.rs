@@ -19,7 +19,32 @@ both_engines!(
     parallel_submissions_of_one_link_succeed_once,
     a_flood_of_requests_sends_a_few_emails,
     a_weak_password_keeps_the_link_usable,
+    links_are_built_on_the_issuer_whatever_the_request_says,
 );
+
+/// `Host` and `X-Forwarded-Host` never shape an emailed link (a poisoned link would hand
+/// the reset secret to whoever runs the named host).
+async fn links_are_built_on_the_issuer_whatever_the_request_says(engine: Engine) {
+    let (app, sink) = TestApp::spawn_with_sink(engine).await;
+    app.create_user(EMAIL, OLD).await;
+    let me = app.browser();
+    let token = me.csrf("/forgot-password").await;
+    let answer = me
+        .client
+        .post(app.url("/forgot-password"))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .header("origin", "http://evil.example")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf_token", token.as_str()), ("email", EMAIL)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let mail = &sink.wait_for(EMAIL, 1).await[0];
+    assert!(!mail.text().contains("evil.example"));
+    assert!(mail.link(&app.base, "/reset-password/").is_some());
+}
 
 async fn reset_by_email_ends_every_session_and_says_so(engine: Engine) {
     let (app, sink) = TestApp::spawn_with_sink(engine).await;

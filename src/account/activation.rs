@@ -5,7 +5,7 @@ use super::flows::{ACTIVATION, FlowError, Lifecycle, new_link_secret, plausible_
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::auth::password::{Password, PersonalDetails, check_new_password};
 use crate::auth::session::{SessionToken, hash_secret};
-use crate::domain::{Email, UserId, UserStatus};
+use crate::domain::{UserId, UserStatus};
 use crate::mail::Mail;
 use crate::store::{AccountTokenRow, UserRow};
 
@@ -77,7 +77,8 @@ impl Lifecycle {
             .await
             .map_err(crate::auth::AuthError::from)?;
         let return_to = match &row.return_to {
-            Some(url) => self.inviter_still_has(url).await?,
+            // Only if the service still registers it.
+            Some(url) => self.service_registering(url).await?.map(|_| url.clone()),
             None => None,
         };
         let id = user.user_id();
@@ -110,14 +111,10 @@ impl Lifecycle {
             event = event.client(client_id);
         }
         self.store.append_audit(&mut tx, &event, now).await?;
-        let email = Email::parse(&user.email)
-            .map_err(|e| FlowError::Refused(format!("stored email address: {e}")))?;
         let mail = Mail::AccountActivated {
             given_name: user.given_name.clone(),
         };
-        self.mailer
-            .queue(&mut tx, &email, Some(id.as_str()), mail, now)
-            .await?;
+        self.mail_user(&mut tx, &user, mail, now).await?;
         tx.commit().await?;
         self.mailer.nudge();
         Ok(Activated {
@@ -125,17 +122,6 @@ impl Lifecycle {
             session,
             return_to,
         })
-    }
-
-    /// `url` if some service still registers it as a redirect URI.
-    async fn inviter_still_has(&self, url: &str) -> Result<Option<String>, FlowError> {
-        for client in self.store.list_clients().await? {
-            let uris: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
-            if uris.iter().any(|u| u == url) {
-                return Ok(Some(url.to_owned()));
-            }
-        }
-        Ok(None)
     }
 }
 

@@ -4,12 +4,12 @@
 
 use subtle::ConstantTimeEq;
 
-use super::flows::{EMAIL_CHANGE, EMAIL_CODE_ATTEMPTS, EMAIL_CODE_LIFETIME, FlowError, Lifecycle};
+use super::flows::{
+    EMAIL_CHANGE, EMAIL_CODE_ATTEMPTS, EMAIL_CODE_LIFETIME, FlowError, Lifecycle, stored_email,
+};
 use crate::audit::{Action, AuditEvent, RequestContext};
-use crate::auth::AuthError;
 use crate::auth::password::Password;
 use crate::auth::session::{RandomError, hash_secret};
-use crate::auth::throttle::LOCK_AFTER_FAILURES;
 use crate::domain::{Email, UserId};
 use crate::mail::Mail;
 use crate::store::{NewAccountToken, UserRow};
@@ -42,25 +42,11 @@ impl Lifecycle {
                 "Enter a different email address from the one you use now",
             ));
         }
-        let verification = self
+        if !self
             .auth
-            .hasher()
-            .verify(password, user.password_hash.as_deref())
-            .await
-            .map_err(AuthError::from)?;
-        let now = self.clock.now();
-        if !verification.matches {
-            let mut tx = self.store.begin().await?;
-            self.store
-                .record_failed_sign_in(&mut tx, &id, LOCK_AFTER_FAILURES, now)
-                .await?;
-            let event = AuditEvent::new(Action::EmailChangeRequested)
-                .failed("wrong_password")
-                .actor(&id)
-                .subject(&id)
-                .context(ctx.clone());
-            self.store.append_audit(&mut tx, &event, now).await?;
-            tx.commit().await?;
+            .confirm_password(user, password, Action::EmailChangeRequested, ctx)
+            .await?
+        {
             return Err(FlowError::field("password", "Your password is not right"));
         }
         if self.store.user_by_email(new_email).await?.is_some() {
@@ -70,8 +56,8 @@ impl Lifecycle {
             ));
         }
         let code = new_code()?;
-        let old_email = Email::parse(&user.email)
-            .map_err(|e| FlowError::Refused(format!("stored email address: {e}")))?;
+        let now = self.clock.now();
+        let old_email = stored_email(user)?;
         let mut tx = self.store.begin().await?;
         self.store
             .replace_account_token(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use tokio::sync::Semaphore;
 
 use crate::audit::RequestContext;
@@ -13,8 +13,9 @@ use crate::auth::password::PolicyViolation;
 use crate::auth::session::{RandomError, hash_secret, random_hex_256};
 use crate::auth::{Auth, AuthError};
 use crate::clock::SharedClock;
+use crate::mail::Mail;
 use crate::mail::{MailError, Mailer};
-use crate::store::{Store, StoreError};
+use crate::store::{ClientRow, Store, StoreError, Tx, UserRow};
 
 /// How long an invitation link works.
 pub const INVITATION_LIFETIME: Duration = Duration::days(14);
@@ -138,6 +139,42 @@ impl Lifecycle {
             .await?;
         Ok(())
     }
+}
+
+impl Lifecycle {
+    /// Queues `mail` to `user`'s own address inside `tx`.
+    pub(crate) async fn mail_user(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        mail: Mail,
+        now: DateTime<Utc>,
+    ) -> Result<(), FlowError> {
+        let email = stored_email(user)?;
+        self.mailer
+            .queue(tx, &email, Some(user.id.as_str()), mail, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The service that registers `url` as a redirect URI, compared exactly.
+    pub(crate) async fn service_registering(
+        &self,
+        url: &str,
+    ) -> Result<Option<ClientRow>, FlowError> {
+        for client in self.store.list_clients().await? {
+            let uris: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
+            if uris.iter().any(|u| u == url) {
+                return Ok(Some(client));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// An account's address as a parsed [`Email`] (it was checked when stored).
+pub(crate) fn stored_email(user: &UserRow) -> Result<Email, FlowError> {
+    Email::parse(&user.email).map_err(|e| FlowError::Refused(format!("stored email address: {e}")))
 }
 
 /// A fresh 256-bit link secret and the hash that is stored.

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::clean_name;
-use super::flows::{ACTIVATION, FlowError, INVITATION_LIFETIME, Lifecycle, new_link_secret};
+use super::flows::{
+    ACTIVATION, FlowError, INVITATION_LIFETIME, Lifecycle, new_link_secret, stored_email,
+};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
 use crate::mail::Mail;
@@ -136,8 +138,7 @@ impl Lifecycle {
             }
             None => None,
         };
-        let email = Email::parse(&user.email)
-            .map_err(|e| FlowError::Refused(format!("stored email address: {e}")))?;
+        let email = stored_email(user)?;
         let mut tx = self.store.begin().await?;
         self.send_link(
             &mut tx,
@@ -208,20 +209,17 @@ impl Lifecycle {
 
     /// The service that registered `url` as a redirect URI (exact match), or a field error.
     async fn inviter_for(&self, url: &str) -> Result<Inviter, FlowError> {
-        for client in self.store.list_clients().await? {
-            let uris: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
-            if uris.iter().any(|u| u == url) {
-                return Ok(Inviter {
-                    client_id: client.id,
-                    name: client.name,
-                    return_to: url.to_owned(),
-                });
-            }
-        }
-        Err(FlowError::field(
-            "return_to",
-            "The return address must be a redirect URI a registered service uses, exactly",
-        ))
+        let client = self.service_registering(url).await?.ok_or_else(|| {
+            FlowError::field(
+                "return_to",
+                "The return address must be a redirect URI a registered service uses, exactly",
+            )
+        })?;
+        Ok(Inviter {
+            client_id: client.id,
+            name: client.name,
+            return_to: url.to_owned(),
+        })
     }
 }
 

@@ -172,14 +172,10 @@ impl Lifecycle {
                 "unlocked": status == UserStatus::Locked,
             }));
         self.store.append_audit(&mut tx, &event, now).await?;
-        let email = Email::parse(&user.email)
-            .map_err(|e| FlowError::Refused(format!("stored email address: {e}")))?;
         let mail = Mail::PasswordChanged {
             given_name: user.given_name.clone(),
         };
-        self.mailer
-            .queue(&mut tx, &email, Some(id.as_str()), mail, now)
-            .await?;
+        self.mail_user(&mut tx, &user, mail, now).await?;
         tx.commit().await?;
         self.mailer.nudge();
         Ok(())

@@ -141,6 +141,38 @@ impl Auth {
         Ok(ended)
     }
 
+    /// Checks a signed-in person's password again before a sensitive change. A wrong one
+    /// counts as a failed sign-in (towards the lock) and is audited as a failed `action`.
+    pub async fn confirm_password(
+        &self,
+        user: &UserRow,
+        password: &Password,
+        action: Action,
+        ctx: &RequestContext,
+    ) -> Result<bool, AuthError> {
+        let verification = self
+            .hasher
+            .verify(password, user.password_hash.as_deref())
+            .await?;
+        if verification.matches {
+            return Ok(true);
+        }
+        let id = user.user_id();
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        self.store
+            .record_failed_sign_in(&mut tx, &id, LOCK_AFTER_FAILURES, now)
+            .await?;
+        let event = AuditEvent::new(action)
+            .failed("wrong_password")
+            .actor(&id)
+            .subject(&id)
+            .context(ctx.clone());
+        self.store.append_audit(&mut tx, &event, now).await?;
+        tx.commit().await?;
+        Ok(false)
+    }
+
     /// Replaces the password after checking the current one, and signs out every other
     /// session, all in one transaction. A wrong current password counts as a failed sign-in.
     pub async fn change_password(
@@ -158,26 +190,13 @@ impl Auth {
             family_name: &user.family_name,
             organisations: &[],
         };
-        let verification = self
-            .hasher
-            .verify(old, user.password_hash.as_deref())
-            .await
-            .map_err(AuthError::from)?;
-        let now = self.clock.now();
-        if !verification.matches {
-            let mut tx = self.store.begin().await?;
-            self.store
-                .record_failed_sign_in(&mut tx, &id, LOCK_AFTER_FAILURES, now)
-                .await?;
-            let event = AuditEvent::new(Action::PasswordChanged)
-                .failed("wrong_password")
-                .actor(&id)
-                .subject(&id)
-                .context(ctx.clone());
-            self.store.append_audit(&mut tx, &event, now).await?;
-            tx.commit().await?;
+        if !self
+            .confirm_password(user, old, Action::PasswordChanged, ctx)
+            .await?
+        {
             return Err(ChangePasswordError::WrongCurrent);
         }
+        let now = self.clock.now();
         check_new_password(new, false, &details)?;
         let phc = self.hasher.hash(new).await.map_err(AuthError::from)?;
         let mut tx = self.store.begin().await?;

@@ -2,7 +2,7 @@
 //! goes on to the service that invited them (one of its registered addresses) or `/account`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -10,11 +10,9 @@ use axum_extra::extract::CookieJar;
 
 use super::client::Client;
 use super::current_user::MaybeUser;
-use super::forms::FormErrors;
-use super::links::{self, NewPasswordForm};
-use super::reset::NewPasswordFields;
+use super::links::{self, NewPasswordFields, NewPasswordForm, Submitted};
 use super::{AppState, Error, csrf};
-use crate::account::{FlowError, purpose};
+use crate::account::purpose;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,21 +34,7 @@ async fn open_link(
 }
 
 async fn show_form(State(state): State<AppState>, jar: CookieJar) -> Result<Response, Error> {
-    let Some(handle) = links::handle(&state, &jar) else {
-        return links::expired(&state, jar);
-    };
-    match state.lifecycle.link_for(purpose::ACTIVATION, &handle).await {
-        Ok((_, user)) => links::new_password_page(
-            &state,
-            jar,
-            FORM,
-            user.email,
-            FormErrors::default(),
-            StatusCode::OK,
-        ),
-        Err(FlowError::LinkExpired) => links::expired(&state, jar),
-        Err(e) => Err(links::flow_error(e)),
-    }
+    links::show_form(&state, jar, purpose::ACTIVATION, FORM).await
 }
 
 async fn save(
@@ -61,30 +45,18 @@ async fn save(
     headers: HeaderMap,
     Form(form): Form<NewPasswordFields>,
 ) -> Result<Response, Error> {
-    if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
-        return Ok(super::error::forbidden());
-    }
-    let Some(handle) = links::handle(&state, &jar) else {
-        return links::expired(&state, jar);
-    };
-    let (_, user) = match state.lifecycle.link_for(purpose::ACTIVATION, &handle).await {
-        Ok(found) => found,
-        Err(FlowError::LinkExpired) => return links::expired(&state, jar),
-        Err(e) => return Err(links::flow_error(e)),
-    };
-    let mut errors = FormErrors::default();
-    let Some(password) =
-        links::read_new_password(&form.new_password, &form.confirm_password, &mut errors)
-    else {
-        return links::new_password_page(
-            &state,
-            jar,
-            FORM,
-            user.email,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    };
+    let (handle, email, password, jar) =
+        match links::read_submission(&state, jar, &headers, &form, purpose::ACTIVATION, FORM)
+            .await?
+        {
+            Submitted::Ready {
+                handle,
+                email,
+                password,
+                jar,
+            } => (handle, email, password, jar),
+            Submitted::Answered(response) => return Ok(response),
+        };
     match state.lifecycle.activate(&handle, &password, &ctx).await {
         Ok(activated) => {
             if let Some(old) = previous {
@@ -105,18 +77,6 @@ async fn save(
                 (jar, Redirect::to(&next)).into_response(),
             ))
         }
-        Err(FlowError::Policy(why)) => {
-            errors.add("new_password", why.to_string());
-            links::new_password_page(
-                &state,
-                jar,
-                FORM,
-                user.email,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        }
-        Err(FlowError::LinkExpired) => links::expired(&state, jar),
-        Err(e) => Err(links::flow_error(e)),
+        Err(e) => links::failed(&state, jar, FORM, email, e),
     }
 }

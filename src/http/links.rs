@@ -3,7 +3,7 @@
 //! and `Referrer-Policy: no-referrer` on all of them.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
@@ -104,6 +104,119 @@ pub fn new_password_page(
     Ok(no_referrer(
         (status, jar, Html(page.render()?)).into_response(),
     ))
+}
+
+/// The new-password form fields (reset and activation).
+#[derive(Debug, serde::Deserialize)]
+pub struct NewPasswordFields {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub new_password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+/// `GET` of a new-password page: the form for the browser's live link, or the expired page.
+pub async fn show_form(
+    state: &AppState,
+    jar: CookieJar,
+    purpose: &str,
+    which: NewPasswordForm,
+) -> Result<Response, Error> {
+    let Some(handle) = handle(state, &jar) else {
+        return expired(state, jar);
+    };
+    match state.lifecycle.link_for(purpose, &handle).await {
+        Ok((_, user)) => new_password_page(
+            state,
+            jar,
+            which,
+            user.email,
+            FormErrors::default(),
+            StatusCode::OK,
+        ),
+        Err(e) => failed(state, jar, which, String::new(), e),
+    }
+}
+
+/// A submitted new-password form, checked as far as it can be before the use case runs.
+#[derive(Debug)]
+pub enum Submitted {
+    /// A live link and an acceptable pair of passwords.
+    Ready {
+        handle: String,
+        email: String,
+        password: Password,
+        jar: CookieJar,
+    },
+    /// Already answered: refused form, expired link, or field errors.
+    Answered(Response),
+}
+
+pub async fn read_submission(
+    state: &AppState,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    form: &NewPasswordFields,
+    purpose: &str,
+    which: NewPasswordForm,
+) -> Result<Submitted, Error> {
+    if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, headers) {
+        return Ok(Submitted::Answered(super::error::forbidden()));
+    }
+    let Some(handle) = handle(state, &jar) else {
+        return expired(state, jar).map(Submitted::Answered);
+    };
+    let (_, user) = match state.lifecycle.link_for(purpose, &handle).await {
+        Ok(found) => found,
+        Err(e) => return failed(state, jar, which, String::new(), e).map(Submitted::Answered),
+    };
+    let mut errors = FormErrors::default();
+    match read_new_password(&form.new_password, &form.confirm_password, &mut errors) {
+        Some(password) => Ok(Submitted::Ready {
+            handle,
+            email: user.email,
+            password,
+            jar,
+        }),
+        None => new_password_page(
+            state,
+            jar,
+            which,
+            user.email,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .map(Submitted::Answered),
+    }
+}
+
+/// The answer to a failed reset or activation: a policy refusal beside the field, the
+/// expired page, or an internal error.
+pub fn failed(
+    state: &AppState,
+    jar: CookieJar,
+    which: NewPasswordForm,
+    email: String,
+    e: FlowError,
+) -> Result<Response, Error> {
+    match e {
+        FlowError::Policy(why) => {
+            let mut errors = FormErrors::default();
+            errors.add("new_password", why.to_string());
+            new_password_page(
+                state,
+                jar,
+                which,
+                email,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        FlowError::LinkExpired => expired(state, jar),
+        other => Err(flow_error(other)),
+    }
 }
 
 /// Checks the two new-password fields, adding errors beside them.

@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use super::client::Client;
 use super::forms::FormErrors;
-use super::links::{self, NewPasswordForm};
+use super::links::{self, NewPasswordFields, NewPasswordForm, Submitted};
 use super::pages::{Layout, MessagePage};
 use super::{AppState, Error, csrf};
-use crate::account::{FlowError, purpose};
+use crate::account::purpose;
 use crate::domain::{Email, EmailError};
 
 pub fn router() -> Router<AppState> {
@@ -132,31 +132,7 @@ async fn open_link(
 }
 
 async fn show_form(State(state): State<AppState>, jar: CookieJar) -> Result<Response, Error> {
-    let Some(handle) = links::handle(&state, &jar) else {
-        return links::expired(&state, jar);
-    };
-    match state.lifecycle.link_for(purpose::RESET, &handle).await {
-        Ok((_, user)) => links::new_password_page(
-            &state,
-            jar,
-            FORM,
-            user.email,
-            FormErrors::default(),
-            StatusCode::OK,
-        ),
-        Err(FlowError::LinkExpired) => links::expired(&state, jar),
-        Err(e) => Err(links::flow_error(e)),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewPasswordFields {
-    #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
-    pub new_password: String,
-    #[serde(default)]
-    pub confirm_password: String,
+    links::show_form(&state, jar, purpose::RESET, FORM).await
 }
 
 async fn save(
@@ -166,30 +142,16 @@ async fn save(
     headers: HeaderMap,
     Form(form): Form<NewPasswordFields>,
 ) -> Result<Response, Error> {
-    if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
-        return Ok(super::error::forbidden());
-    }
-    let Some(handle) = links::handle(&state, &jar) else {
-        return links::expired(&state, jar);
-    };
-    let (_, user) = match state.lifecycle.link_for(purpose::RESET, &handle).await {
-        Ok(found) => found,
-        Err(FlowError::LinkExpired) => return links::expired(&state, jar),
-        Err(e) => return Err(links::flow_error(e)),
-    };
-    let mut errors = FormErrors::default();
-    let Some(password) =
-        links::read_new_password(&form.new_password, &form.confirm_password, &mut errors)
-    else {
-        return links::new_password_page(
-            &state,
-            jar,
-            FORM,
-            user.email,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    };
+    let (handle, email, password, jar) =
+        match links::read_submission(&state, jar, &headers, &form, purpose::RESET, FORM).await? {
+            Submitted::Ready {
+                handle,
+                email,
+                password,
+                jar,
+            } => (handle, email, password, jar),
+            Submitted::Answered(response) => return Ok(response),
+        };
     match state
         .lifecycle
         .complete_reset(&handle, &password, &ctx)
@@ -213,18 +175,6 @@ async fn save(
                 (jar, Html(page.render()?)).into_response(),
             ))
         }
-        Err(FlowError::Policy(why)) => {
-            errors.add("new_password", why.to_string());
-            links::new_password_page(
-                &state,
-                jar,
-                FORM,
-                user.email,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        }
-        Err(FlowError::LinkExpired) => links::expired(&state, jar),
-        Err(e) => Err(links::flow_error(e)),
+        Err(e) => links::failed(&state, jar, FORM, email, e),
     }
 }
