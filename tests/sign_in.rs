@@ -208,18 +208,10 @@ async fn empty_and_oversized_fields_get_errors_beside_them(engine: Engine) {
             .contains("Password must be 1,024 bytes or fewer")
     );
 
-    let huge_password = "x".repeat(1_000_000);
-    let huge = browser
-        .post(
-            "/sign-in",
-            &[
-                ("csrf_token", &token),
-                ("email", EMAIL),
-                ("password", &huge_password),
-            ],
-        )
-        .await;
-    assert_eq!(huge.status(), 413, "refused before anything is hashed");
+    // Only the head is sent: the server answers 413 from Content-Length alone and closes,
+    // so writing the whole megabyte races that answer (the client can see a reset instead).
+    let huge = common::raw_post_status(app.addr, "/sign-in", 1_000_000).await;
+    assert_eq!(huge, 413, "refused before anything is hashed");
 
     let nul = browser
         .post(
