@@ -134,7 +134,9 @@ impl Lifecycle {
         if !matches!(user.status()?, UserStatus::Active | UserStatus::Locked) {
             return Err(FlowError::LinkExpired);
         }
-        check_new_password(password, false, &details(&user))?;
+        // With a second factor, shorter passwords are allowed (PRODUCT.md "Policies").
+        let has_mfa = self.auth.factors(&user.id).await?.has_mfa();
+        check_new_password(password, has_mfa, &details(&user))?;
         let phc = self
             .auth
             .hasher()

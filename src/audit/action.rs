@@ -35,6 +35,15 @@ pub enum Action {
     EmailChangeRequested,
     EmailChanged,
     EmailChangeCancelled,
+    MfaAdded,
+    MfaRemoved,
+    MfaFailed,
+    MfaAppDisabled,
+    RecoveryCodesGenerated,
+    RecoveryCodeUsed,
+    StepUpSucceeded,
+    WebauthnCounterRegressed,
+    Reauthenticated,
 }
 
 impl Action {
@@ -68,6 +77,15 @@ impl Action {
         Action::EmailChangeRequested,
         Action::EmailChanged,
         Action::EmailChangeCancelled,
+        Action::MfaAdded,
+        Action::MfaRemoved,
+        Action::MfaFailed,
+        Action::MfaAppDisabled,
+        Action::RecoveryCodesGenerated,
+        Action::RecoveryCodeUsed,
+        Action::StepUpSucceeded,
+        Action::WebauthnCounterRegressed,
+        Action::Reauthenticated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +119,15 @@ impl Action {
             Self::EmailChangeRequested => "email_change.requested",
             Self::EmailChanged => "email_change.completed",
             Self::EmailChangeCancelled => "email_change.cancelled",
+            Self::MfaAdded => "mfa.added",
+            Self::MfaRemoved => "mfa.removed",
+            Self::MfaFailed => "mfa.failed",
+            Self::MfaAppDisabled => "mfa.app_disabled",
+            Self::RecoveryCodesGenerated => "mfa.recovery_codes_generated",
+            Self::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Self::StepUpSucceeded => "mfa.step_up",
+            Self::WebauthnCounterRegressed => "mfa.counter_regressed",
+            Self::Reauthenticated => "session.reauthenticated",
         }
     }
 }

@@ -197,7 +197,8 @@ impl Auth {
             return Err(ChangePasswordError::WrongCurrent);
         }
         let now = self.clock.now();
-        check_new_password(new, false, &details)?;
+        let has_mfa = self.factors(&user.id).await?.has_mfa();
+        check_new_password(new, has_mfa, &details)?;
         let phc = self.hasher.hash(new).await.map_err(AuthError::from)?;
         let mut tx = self.store.begin().await?;
         self.store

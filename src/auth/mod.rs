@@ -1,6 +1,7 @@
 //! Authentication: proving who someone is and keeping them signed in. Passwords, sessions and
-//! throttling so far; second factors join here. No HTTP in this layer.
+//! throttling, and second factors (`mfa`). No HTTP in this layer.
 
+pub mod mfa;
 pub mod password;
 pub mod session;
 pub mod throttle;
@@ -60,6 +61,8 @@ pub struct Auth {
     sessions: SessionPolicy,
     ip_limit: IpLimit,
     mailer: Mailer,
+    /// `None` when the issuer is a bare IP address, where browsers refuse WebAuthn.
+    webauthn: Option<mfa::RelyingParty>,
 }
 
 impl Auth {
@@ -94,6 +97,7 @@ impl Auth {
                 per_minute: config.sign_in_ip_per_minute,
             },
             mailer,
+            webauthn: mfa::RelyingParty::for_issuer(config.issuer.as_str(), "Gatehouse"),
         })
     }
 
@@ -116,6 +120,11 @@ impl Auth {
     /// Deletes expired sessions and refilled IP buckets; returns how many sessions ended.
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
+        self.store.delete_expired_pending_sign_ins(now).await?;
+        self.store.delete_expired_challenges(now).await?;
+        self.store
+            .delete_stale_totp_setups(now - Duration::hours(1))
+            .await?;
         self.store
             .delete_expired_sessions(
                 now,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::password::{HashError, Password};
 use super::session::SessionToken;
 use super::throttle::{LOCK_AFTER_FAILURES, account_delay};
+use super::mfa::Amr;
 use super::{Auth, AuthError};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
@@ -36,11 +37,14 @@ impl From<crate::store::StoreError> for SignInError {
     }
 }
 
-/// A successful sign-in: the account and the token for the new session's cookie.
+/// A correct password: the account, and either a session or (when the person has a second
+/// factor) a pending sign-in that still needs it.
 #[derive(Debug)]
 pub struct SignedIn {
     pub user_id: UserId,
+    /// The session's cookie value, or the pending sign-in's when `second_step` is set.
     pub token: SessionToken,
+    pub second_step: bool,
 }
 
 impl Auth {
@@ -146,7 +150,23 @@ impl Auth {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
+        let has_mfa = self.factors(id.as_str()).await?.has_mfa();
         let mut tx = self.store.begin().await?;
+        if has_mfa {
+            // The password was right, but nothing is reachable until the second factor.
+            self.store
+                .record_password_verified(&mut tx, id, rehashed.as_deref(), now)
+                .await?;
+            let token = self
+                .open_pending(&mut tx, id.as_str(), None, &Amr::password(), now)
+                .await?;
+            tx.commit().await?;
+            return Ok(SignedIn {
+                user_id: id.clone(),
+                token,
+                second_step: true,
+            });
+        }
         self.store
             .record_sign_in(&mut tx, id, rehashed.as_deref(), now)
             .await?;
@@ -161,6 +181,7 @@ impl Auth {
         Ok(SignedIn {
             user_id: id.clone(),
             token,
+            second_step: false,
         })
     }
 
@@ -173,13 +194,25 @@ impl Auth {
         ctx: &RequestContext,
         now: DateTime<Utc>,
     ) -> Result<SessionToken, AuthError> {
+        self.open_session_with(tx, id, r#"["pwd"]"#, ctx, now).await
+    }
+
+    /// Starts a session inside `tx` with what the person proved (`amr`, a JSON array).
+    pub(crate) async fn open_session_with(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        amr: &str,
+        ctx: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<SessionToken, AuthError> {
         let token = SessionToken::generate()?;
         let id_hash = token.hash();
         let session = NewSession {
             id_hash: &id_hash,
             user_id: id,
             expires_at: now + self.sessions.absolute,
-            amr: r#"["pwd"]"#,
+            amr,
             ip: ctx.ip.as_deref(),
             user_agent: ctx.user_agent.as_deref(),
         };

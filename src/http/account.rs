@@ -48,6 +48,7 @@ struct OverviewPage {
     pending_email: Option<String>,
     sessions: Vec<SessionView>,
     services: Vec<ServiceView>,
+    has_mfa: bool,
     csrf_token: String,
 }
 
@@ -118,6 +119,7 @@ async fn overview(
             })
             .collect(),
         services,
+        has_mfa: state.auth.factors(&current.user.id).await?.has_mfa(),
         csrf_token,
     };
     Ok((jar, Html(page.render()?)).into_response())
@@ -161,25 +163,27 @@ struct ChangePasswordPage {
 
 async fn password_form(
     State(state): State<AppState>,
-    CurrentUser(_current): CurrentUser,
+    CurrentUser(current): CurrentUser,
     jar: CookieJar,
 ) -> Result<Response, Error> {
-    password_page(&state, jar, FormErrors::default(), StatusCode::OK)
+    password_page(&state, &current, jar, FormErrors::default(), StatusCode::OK).await
 }
 
-fn password_page(
+async fn password_page(
     state: &AppState,
+    current: &crate::auth::CurrentSession,
     jar: CookieJar,
     form: FormErrors,
     status: StatusCode,
 ) -> Result<Response, Error> {
+    let has_mfa = state.auth.factors(&current.user.id).await?.has_mfa();
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let page = ChangePasswordPage {
         layout: Layout::default(),
         form,
         csrf_token,
         fields: &FIELDS,
-        min_length: policy_min_length(false),
+        min_length: policy_min_length(has_mfa),
     };
     Ok((status, jar, Html(page.render()?)).into_response())
 }
@@ -225,17 +229,17 @@ async fn change_password(
         );
     }
     let (Ok(old), Ok(new), true) = (old, new, errors.is_empty()) else {
-        return password_page(&state, jar, errors, StatusCode::UNPROCESSABLE_ENTITY);
+        return password_page(&state, &current, jar, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     match state.auth.change_password(&current, &old, &new, &ctx).await {
         Ok(_) => Ok(Redirect::to("/account?notice=password-changed").into_response()),
         Err(ChangePasswordError::WrongCurrent) => {
             errors.add("current_password", "Your current password is not right");
-            password_page(&state, jar, errors, StatusCode::UNPROCESSABLE_ENTITY)
+            password_page(&state, &current, jar, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(ChangePasswordError::Policy(why)) => {
             errors.add("new_password", why.to_string());
-            password_page(&state, jar, errors, StatusCode::UNPROCESSABLE_ENTITY)
+            password_page(&state, &current, jar, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(ChangePasswordError::Auth(e)) => Err(e.into()),
     }
@@ -290,7 +294,7 @@ fn describe_device(user_agent: Option<&str>) -> String {
 
 /// GOV.UK style: "26 November 2026 at 7:45pm (UTC)".
 /// A time as people in England read it: UK clock time (GMT or BST), GOV.UK style.
-fn format_time(millis: i64) -> String {
+pub(super) fn format_time(millis: i64) -> String {
     DateTime::from_timestamp_millis(millis).map_or_else(
         || "Unknown".to_owned(),
         |t| {

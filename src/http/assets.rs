@@ -21,12 +21,20 @@ struct Asset {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    vec![asset(
-        "app",
-        "css",
-        include_bytes!("../../static/app.css"),
-        "text/css; charset=utf-8",
-    )]
+    vec![
+        asset(
+            "app",
+            "css",
+            include_bytes!("../../static/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        asset(
+            "webauthn",
+            "js",
+            include_bytes!("../../static/webauthn.js"),
+            "text/javascript; charset=utf-8",
+        ),
+    ]
 });
 
 fn asset(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
@@ -42,9 +50,19 @@ fn asset(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str)
 
 /// The URL of the stylesheet, for the layout.
 pub fn css_href() -> &'static str {
+    href_of("app.", "/static/missing.css")
+}
+
+/// The URL of the WebAuthn module, the only script on the site.
+pub fn webauthn_js_href() -> &'static str {
+    href_of("webauthn.", "/static/missing.js")
+}
+
+fn href_of(prefix: &str, missing: &'static str) -> &'static str {
     ASSETS
-        .first()
-        .map_or("/static/missing.css", |a| a.href.as_str())
+        .iter()
+        .find(|a| a.name.starts_with(prefix))
+        .map_or(missing, |a| a.href.as_str())
 }
 
 pub fn router() -> Router<AppState> {

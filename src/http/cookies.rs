@@ -1,5 +1,5 @@
-//! The cookies: the session (who you are), the CSRF secret (that a form came from us) and
-//! the handle of an opened email link. Over https both carry the `__Host-` prefix with `Secure`, so no other site or
+//! The cookies: the session (who you are), the CSRF secret (that a form came from us), a
+//! sign-in waiting for its second factor, and the handle of an opened email link. Over https both carry the `__Host-` prefix with `Secure`, so no other site or
 //! subdomain can set them; on plain-http localhost they work without, for development.
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -33,6 +33,19 @@ impl CookiePolicy {
         } else {
             "gatehouse_link"
         }
+    }
+
+    pub fn pending_name(self) -> &'static str {
+        if self.secure {
+            "__Host-gatehouse_pending"
+        } else {
+            "gatehouse_pending"
+        }
+    }
+
+    /// A sign-in waiting for its second factor: strict, since only our own pages use it.
+    pub fn pending(self, value: String) -> Cookie<'static> {
+        self.build(self.pending_name(), value, SameSite::Strict)
     }
 
     /// The handle that replaces an emailed link's secret once it is opened: strict, and

@@ -3,6 +3,8 @@
 
 mod account;
 mod account_email;
+mod account_factors;
+mod account_security;
 mod activate;
 mod assets;
 mod client;
@@ -17,8 +19,10 @@ mod metrics;
 mod observe;
 mod oidc;
 mod pages;
+mod passkey_sign_in;
 mod reset;
 mod return_to;
+mod second_step;
 mod security_headers;
 mod sign_in;
 mod state;
@@ -60,8 +64,12 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(assets::router())
         .merge(sign_in::router())
+        .merge(second_step::router())
+        .merge(passkey_sign_in::router())
         .merge(account::router())
         .merge(account_email::router())
+        .merge(account_security::router())
+        .merge(account_factors::router())
         .merge(reset::router())
         .merge(activate::router())
         .merge(oidc::router())

@@ -36,6 +36,8 @@ struct SignInPage {
     csrf_token: String,
     return_to: String,
     email: String,
+    /// Whether to offer "Sign in with a passkey" (not on a bare IP address).
+    passkeys: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +71,7 @@ async fn show(
         csrf_token,
         return_to,
         email,
+        passkeys: state.auth.keys_available(),
     };
     Ok((jar, Html(page.render()?)).into_response())
 }
@@ -117,6 +120,16 @@ async fn submit(
         );
     };
     match state.auth.sign_in(&email, &password, &ctx).await {
+        Ok(signed_in) if signed_in.second_step => {
+            // No session yet: only the second step can be reached with this cookie.
+            let jar = jar.add(
+                state
+                    .cookies
+                    .pending(signed_in.token.cookie_value().to_owned()),
+            );
+            let back = return_to::encode(&return_to);
+            Ok((jar, Redirect::to(&format!("/sign-in/verify?return_to={back}"))).into_response())
+        }
         Ok(signed_in) => {
             if let Some(old) = previous {
                 state.auth.discard_session(&old).await?;
@@ -147,7 +160,7 @@ async fn submit(
     }
 }
 
-fn form_page(
+pub(super) fn form_page(
     state: &AppState,
     jar: CookieJar,
     form: FormErrors,
@@ -162,6 +175,7 @@ fn form_page(
         csrf_token,
         return_to,
         email,
+        passkeys: state.auth.keys_available(),
     };
     Ok((status, jar, Html(page.render()?)).into_response())
 }

@@ -28,6 +28,9 @@ pub enum Mail {
         given_name: String,
         new_email: String,
     },
+    /// Tells someone their sign-in methods changed (a factor added, removed or turned off,
+    /// recovery codes made or used), in one sentence.
+    SecurityNotice { given_name: String, change: String },
     /// `gatehouse mail test`.
     Test,
 }
@@ -57,6 +60,7 @@ impl Mail {
             Self::AccountActivated { .. } => "account_activated",
             Self::EmailChangeCode { .. } => "email_change_code",
             Self::EmailChangeNotice { .. } => "email_change_notice",
+            Self::SecurityNotice { .. } => "security_notice",
             Self::Test => "test",
         }
     }
@@ -80,7 +84,12 @@ impl Mail {
                 given_name,
                 new_email,
             } => (given_name, &empty, None, &empty, new_email),
+            Self::SecurityNotice { given_name, .. } => (given_name, &empty, None, &empty, &empty),
             Self::Test => (&empty, &empty, None, &empty, &empty),
+        };
+        let change = match self {
+            Self::SecurityNotice { change, .. } => change.as_str(),
+            _ => "",
         };
         let v = View {
             site: c.site,
@@ -89,6 +98,7 @@ impl Mail {
             service: service.map_or("", String::as_str),
             code,
             new_email,
+            change,
         };
         let (subject, text, html) = match self {
             Self::Invitation { .. } => (
@@ -121,6 +131,11 @@ impl Mail {
                 NoticeText { v: &v }.render()?,
                 NoticeHtml { v: &v }.render()?,
             ),
+            Self::SecurityNotice { .. } => (
+                SecuritySubject { v: &v }.render()?,
+                SecurityText { v: &v }.render()?,
+                SecurityHtml { v: &v }.render()?,
+            ),
             Self::Test => (
                 TestSubject { v: &v }.render()?,
                 TestText { v: &v }.render()?,
@@ -144,6 +159,7 @@ struct View<'a> {
     service: &'a str,
     code: &'a str,
     new_email: &'a str,
+    change: &'a str,
 }
 
 macro_rules! mail_template {
@@ -176,6 +192,9 @@ mail_template!(CodeHtml, "mail/email_change_code.html");
 mail_template!(NoticeSubject, "mail/email_change_notice.subject.txt");
 mail_template!(NoticeText, "mail/email_change_notice.txt");
 mail_template!(NoticeHtml, "mail/email_change_notice.html");
+mail_template!(SecuritySubject, "mail/security_notice.subject.txt");
+mail_template!(SecurityText, "mail/security_notice.txt");
+mail_template!(SecurityHtml, "mail/security_notice.html");
 mail_template!(TestSubject, "mail/test.subject.txt");
 mail_template!(TestText, "mail/test.txt");
 mail_template!(TestHtml, "mail/test.html");
@@ -218,6 +237,10 @@ mod tests {
             Mail::EmailChangeNotice {
                 given_name: "Ana".into(),
                 new_email: "a@b.example".into(),
+            },
+            Mail::SecurityNotice {
+                given_name: "Ana".into(),
+                change: "A passkey called \u{201c}Laptop\u{201d} was added to your account.".into(),
             },
             Mail::Test,
         ] {

@@ -92,6 +92,11 @@ impl Mailer {
         })
     }
 
+    /// The key that seals queued mail, also used for other secrets kept at rest.
+    pub fn data_key(&self) -> &DataKey {
+        &self.key
+    }
+
     /// The base of every link in a message: the configured issuer, never a request header.
     pub fn site(&self) -> &str {
         &self.site

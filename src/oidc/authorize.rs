@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Client, GrantType, OAuthError, OAuthErrorCode, Oidc, PENDING_REQUEST_TTL};
 use crate::auth::CurrentSession;
+use crate::auth::mfa::Amr;
 use crate::auth::session::{hash_secret, random_hex_256};
 use crate::crypto::verify_jwt;
 use crate::domain::Scopes;
@@ -54,6 +55,13 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
+    /// Whether `acr_values` asks for the multi-factor level (step-up, OIDC Core §3.1.2.1).
+    pub fn asks_for_mfa(&self) -> bool {
+        self.acr_values
+            .as_deref()
+            .is_some_and(|v| v.split(' ').any(|acr| acr == super::codes::ACR_MFA))
+    }
+
     pub fn scopes(&self) -> Scopes {
         Scopes::from_stored(
             self.scope
@@ -89,6 +97,8 @@ impl From<StoreError> for AuthorizeError {
 #[derive(Debug)]
 pub enum Next {
     SignIn,
+    /// Signed in, but the service needs a second factor the session has not shown.
+    SecondFactor,
     Consent,
     Issue,
     Fail(OAuthError),
@@ -352,6 +362,17 @@ impl Oidc {
                 OAuthErrorCode::LoginRequired,
                 "the person signed in is not the one in id_token_hint",
             )));
+        }
+        let wants_mfa = client.mfa_required || request.asks_for_mfa();
+        if wants_mfa && !Amr::from_json(&session.session.amr).is_mfa() {
+            return Ok(if request.prompt.none {
+                Next::Fail(OAuthError::new(
+                    OAuthErrorCode::InteractionRequired,
+                    "the service needs a second factor the sign-in has not shown",
+                ))
+            } else {
+                Next::SecondFactor
+            });
         }
         let scopes = request.scopes();
         let consented = if request.prompt.consent {

@@ -66,14 +66,18 @@ impl IssuedCode {
     }
 }
 
-/// The authentication context class the sign-in achieved (OIDC Core §2 `acr`). Requested
-/// `acr_values` are recorded in the audit trail; step-up to MFA comes with the MFA work.
+/// The level reached with a password alone.
+pub const ACR_PASSWORD: &str = "urn:gatehouse:acr:password";
+/// The level reached with a second factor (or a passkey with user verification); services
+/// ask for it with `acr_values` to make a signed-in person step up.
+pub const ACR_MFA: &str = "urn:gatehouse:acr:mfa";
+
+/// The authentication context class the sign-in achieved (OIDC Core §2 `acr`).
 pub fn achieved_acr(amr_json: &str) -> &'static str {
-    let amr: Vec<String> = serde_json::from_str(amr_json).unwrap_or_default();
-    if amr.iter().any(|m| m == "mfa") {
-        "urn:gatehouse:acr:mfa"
+    if crate::auth::mfa::Amr::from_json(amr_json).is_mfa() {
+        ACR_MFA
     } else {
-        "urn:gatehouse:acr:password"
+        ACR_PASSWORD
     }
 }
 

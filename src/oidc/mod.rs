@@ -19,7 +19,7 @@ pub use claims::{IdClaims, email_verified, session_sid, user_claims};
 pub use client::{AuthMethod, Client, ClientKind, GrantType};
 pub use client_auth::{ClientAuthError, ClientCredentials};
 pub use clients::{ClientAdminError, describe};
-pub use codes::IssuedCode;
+pub use codes::{ACR_MFA, ACR_PASSWORD, IssuedCode};
 pub use error::{OAuthError, OAuthErrorCode};
 pub use introspect::{AccessTokenInfo, Introspection};
 pub use logout::{EndSession, deliver_due_notices, logout_http_client};

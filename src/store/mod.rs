@@ -13,8 +13,11 @@ mod error;
 mod grants;
 mod logout_notices;
 mod outbox;
+mod pending_sign_ins;
+mod second_factors;
 mod sessions;
 mod users;
+mod webauthn;
 
 pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use audit::{AuditRow, ChainBreak};
@@ -25,8 +28,11 @@ pub use error::StoreError;
 pub use grants::{CodeRow, GrantRow, Redemption};
 pub use logout_notices::NoticeRow;
 pub use outbox::{OutboxRow, OutboxStats};
+pub use pending_sign_ins::PendingRow;
+pub use second_factors::TotpRow;
 pub use sessions::{NewSession, SessionRow};
 pub use users::{NewUser, UserRow};
+pub use webauthn::{CredentialRow, NewCredential};
 
 use std::time::Duration;
 

@@ -61,6 +61,12 @@ const FOR_USER: &str = concat!(
      ORDER BY last_seen_at DESC"
 );
 const DELETE: &str = "DELETE FROM sessions WHERE id_hash = $1";
+/// A session proved again (second factor, step-up): a new id, what was proved, and when.
+const RENEW: &str = "UPDATE sessions SET id_hash = $2, amr = $3, auth_time = $4, \
+     last_seen_at = $4 WHERE id_hash = $1";
+/// Tokens already issued stay tied to the session under its new id (their `sid` is kept).
+const MOVE_GRANTS: &str = "UPDATE grants SET session_hash = $2 WHERE session_hash = $1";
+const REAUTHENTICATED: &str = "UPDATE sessions SET auth_time = $2 WHERE id_hash = $1";
 const DELETE_OTHERS: &str = "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2";
 const DELETE_ALL: &str = "DELETE FROM sessions WHERE user_id = $1";
 const DELETE_EXPIRED: &str = "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2";
@@ -155,6 +161,51 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         }))
+    }
+
+    /// Gives a session a new id after a further authentication step; false if it has gone.
+    pub async fn renew_session(
+        &self,
+        tx: &mut Tx,
+        old_hash: &str,
+        new_hash: &str,
+        amr: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(on_tx!(tx, |conn| {
+            let renewed = sqlx::query(RENEW)
+                .bind(old_hash)
+                .bind(new_hash)
+                .bind(amr)
+                .bind(millis(now))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                > 0;
+            sqlx::query(MOVE_GRANTS)
+                .bind(old_hash)
+                .bind(new_hash)
+                .execute(conn)
+                .await?;
+            renewed
+        }))
+    }
+
+    /// Records that the person just proved who they are again (their password, before a
+    /// change of sign-in methods).
+    pub async fn session_reauthenticated(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, write, |pool| {
+            sqlx::query(REAUTHENTICATED)
+                .bind(id_hash)
+                .bind(millis(now))
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Ends one session; returns whether it existed.

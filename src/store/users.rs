@@ -93,6 +93,11 @@ const RECORD_FAILURE: &str = "UPDATE users SET failed_sign_ins = failed_sign_ins
 const RECORD_SUCCESS: &str = "UPDATE users SET failed_sign_ins = 0, last_sign_in_at = $2, \
      password_hash = COALESCE($3, password_hash) WHERE id = $1";
 
+/// A right password before a second factor: the failure count clears, but it is not yet a
+/// sign-in.
+const RECORD_PASSWORD: &str = "UPDATE users SET failed_sign_ins = 0, \
+     password_hash = COALESCE($2, password_hash) WHERE id = $1";
+
 const SET_EMAIL: &str = "UPDATE users SET email = $2, email_normalised = $3, updated_at = $4 \
      WHERE id = $1";
 
@@ -252,6 +257,24 @@ impl Store {
             sqlx::query(RECORD_SUCCESS)
                 .bind(id.as_str())
                 .bind(millis(now))
+                .bind(rehashed)
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Records a right password that still needs a second factor, inside `tx`.
+    pub async fn record_password_verified(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        rehashed: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_tx!(tx, |conn| {
+            sqlx::query(RECORD_PASSWORD)
+                .bind(id.as_str())
                 .bind(rehashed)
                 .execute(conn)
                 .await?;

@@ -157,6 +157,11 @@ async fn proceed(
         (Next::Consent, Some(session)) => {
             super::consent::page(state, jar, request_id, client, request, &session)
         }
+        (Next::SecondFactor, Some(_)) => {
+            // Step-up: a second factor, not the password again (or set-up if there is none).
+            let back = return_to::encode(&resume_path(request_id));
+            Ok(Redirect::to(&format!("/sign-in/verify?return_to={back}")).into_response())
+        }
         (Next::Fail(error), _) => {
             let issued = state.oidc.fail(request_id, request, &error).await?;
             deliver(&issued)

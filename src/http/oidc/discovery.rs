@@ -11,12 +11,13 @@ use openidconnect::core::{
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
     ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::SigningAlg;
+use crate::oidc::{ACR_MFA, ACR_PASSWORD};
 use crate::domain::KNOWN_SCOPES;
 use crate::http::{AppState, Error};
 
@@ -142,6 +143,12 @@ pub fn document(state: &AppState) -> Result<Metadata, String> {
             .collect(),
     ))
     .set_claim_types_supported(Some(vec![CoreClaimType::Normal]))
+    .set_acr_values_supported(Some(
+        [ACR_PASSWORD, ACR_MFA]
+            .iter()
+            .map(|a| AuthenticationContextClass::new((*a).to_owned()))
+            .collect(),
+    ))
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false))
     .set_claims_parameter_supported(Some(false));

@@ -14,6 +14,8 @@ use super::error::{Error, error_page, wants_json};
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub css: &'static str,
+    /// Included only by pages that run a WebAuthn ceremony.
+    pub webauthn_js: &'static str,
     pub service_name: &'static str,
 }
 
@@ -24,6 +26,7 @@ impl Default for Layout {
     fn default() -> Self {
         Self {
             css: assets::css_href(),
+            webauthn_js: assets::webauthn_js_href(),
             service_name: SERVICE_NAME,
         }
     }
