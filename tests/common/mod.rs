@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cli;
+pub mod mfa;
 pub mod oidc;
 pub mod proxy;
 pub mod smtp;
@@ -170,6 +171,10 @@ impl TestApp {
         // Bound first so the issuer can name the port, as relying parties need it to.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        // `{port}` in the extra configuration becomes the bound port (for an issuer such as
+        // `http://localhost:{port}`, which WebAuthn needs).
+        let extra_toml = extra_toml.replace("{port}", &port.to_string());
+        let extra_toml = extra_toml.as_str();
         let issuer = if extra_toml.contains("issuer") {
             String::new()
         } else {
@@ -285,6 +290,32 @@ impl TestApp {
             .await
             .unwrap();
         gatehouse::domain::UserId::from_stored(user.id)
+    }
+
+    /// The newest audit events about `user` (actor or subject), newest first.
+    pub async fn audit_of(
+        &self,
+        user: &gatehouse::domain::UserId,
+    ) -> Vec<gatehouse::store::AuditRow> {
+        self.store.audit_for_user(user, 500).await.unwrap()
+    }
+
+    /// Runs one SQL statement on the test's database, as an operator with psql would (to set
+    /// up a state that would take many slow steps to reach).
+    pub async fn sql(&self, statement: &str) {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        match self.db.engine {
+            Engine::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.db.url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Engine::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
     }
 
     /// A fresh browser: its own cookie jar, no redirects followed.

@@ -35,6 +35,7 @@ pub struct Spec {
     pub backchannel: Option<String>,
     pub post_logout: Vec<&'static str>,
     pub jwks: Option<serde_json::Value>,
+    pub mfa_required: bool,
 }
 
 impl Spec {
@@ -51,6 +52,7 @@ impl Spec {
             backchannel: None,
             post_logout: vec!["http://127.0.0.1:9/signed-out"],
             jwks: None,
+            mfa_required: false,
         }
     }
 
@@ -100,7 +102,7 @@ impl TestApp {
             backchannel_logout_uri: spec.backchannel.map(|u| RedirectUri::parse(&u).unwrap()),
             jwks: spec.jwks.map(|j| serde_json::from_value(j).unwrap()),
             first_party: spec.first_party,
-            mfa_required: false,
+            mfa_required: spec.mfa_required,
             refresh_tokens: spec.refresh_tokens,
             id_token_alg: spec.alg,
             access_token_alg: spec.alg,
