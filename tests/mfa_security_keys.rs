@@ -1,0 +1,344 @@
+//! Security keys and passkeys with a software authenticator (`webauthn-authenticator-rs`)
+//! playing the browser's part: registration from the account pages, the second step, and
+//! passwordless sign-in with a passkey — and assertions from the wrong origin, for another
+//! account's challenge, replayed, or without user verification, all refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+use common::mfa::{attribute, recovery_codes_on};
+use common::oidc::value_of;
+use common::{Browser, ClockExt, Engine, TestApp, csrf_in, location, set_cookie};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_proto::{
+    AllowCredentials, CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse,
+    UserVerificationPolicy,
+};
+
+both_engines!(
+    a_security_key_is_a_second_factor,
+    a_passkey_signs_in_without_a_password,
+    assertions_that_do_not_belong_are_refused,
+    one_credential_belongs_to_one_account,
+);
+
+const EMAIL: &str = "ioana.roberts@school.example";
+const PASSWORD: &str = "correct horse battery staple";
+/// WebAuthn needs a domain name: browsers refuse it on a bare IP address.
+const ISSUER: &str = "issuer = \"http://localhost:{port}\"";
+
+fn origin(app: &TestApp) -> Url {
+    Url::parse(&format!("http://localhost:{}", app.addr.port())).unwrap()
+}
+
+/// Registers a key of `kind` from the account pages with `authenticator`; returns the
+/// answer and the new credential's id.
+async fn register(
+    app: &TestApp,
+    me: &Browser,
+    authenticator: &mut SoftPasskey,
+    kind: &str,
+    name: &str,
+) -> (reqwest::Response, Vec<u8>) {
+    let page = me.get(&format!("/account/security/key?kind={kind}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let mut options: CreationChallengeResponse =
+        serde_json::from_str(&attribute(&html, "data-options")).unwrap();
+    if kind == "passkey" {
+        let selection = options.public_key.authenticator_selection.as_ref().unwrap();
+        assert!(selection.require_resident_key, "passkeys are discoverable");
+        assert_eq!(selection.user_verification, UserVerificationPolicy::Required);
+        // The software authenticator cannot keep resident keys; it plays one by returning the
+        // user handle itself when asked (see `discoverable`).
+        options
+            .public_key
+            .authenticator_selection
+            .as_mut()
+            .unwrap()
+            .require_resident_key = false;
+        options
+            .public_key
+            .authenticator_selection
+            .as_mut()
+            .unwrap()
+            .resident_key = None;
+    }
+    let credential = authenticator.do_registration(origin(app), options).unwrap();
+    let id = credential.raw_id.to_vec();
+    let answer = me.post(
+        "/account/security/key",
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("kind", kind),
+            ("name", name),
+            ("handle", &value_of(&html, "handle")),
+            ("credential", &serde_json::to_string(&credential).unwrap()),
+            ("return_to", ""),
+        ],
+    )
+    .await;
+    (answer, id)
+}
+
+/// The key form of the second step: its CSRF token, handle and options.
+async fn key_step(me: &Browser) -> (String, String, RequestChallengeResponse) {
+    let html = me
+        .get("/sign-in/verify?method=key")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-webauthn=\"get\""), "{html}");
+    let options = serde_json::from_str(&attribute(&html, "data-options")).unwrap();
+    (csrf_in(&html), value_of(&html, "handle"), options)
+}
+
+async fn submit_key(
+    me: &Browser,
+    token: &str,
+    handle: &str,
+    credential: &PublicKeyCredential,
+) -> reqwest::Response {
+    me.post(
+        "/sign-in/verify",
+        &[
+            ("csrf_token", token),
+            ("method", "key"),
+            ("handle", handle),
+            ("credential", &serde_json::to_string(credential).unwrap()),
+            ("return_to", "/account"),
+        ],
+    )
+    .await
+}
+
+async fn a_security_key_is_a_second_factor(engine: Engine) {
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    let id = app.create_user(EMAIL, PASSWORD).await;
+    let mut key = SoftPasskey::new(true);
+    let me = app.browser();
+    assert_eq!(me.sign_in(EMAIL, PASSWORD).await.status(), 303);
+    let (answer, _) = register(&app, &me, &mut key, "security_key", "Blue key").await;
+    assert_eq!(answer.status(), 200);
+    assert!(set_cookie(&answer, "gatehouse_session").is_some());
+    assert_eq!(recovery_codes_on(&answer.text().await.unwrap()).len(), 10);
+    let page = me.get("/account/security").await.text().await.unwrap();
+    assert!(page.contains("Blue key") && page.contains("Security key"));
+
+    let later = app.browser();
+    later.sign_in_to_second_step(EMAIL, PASSWORD).await;
+    let page = later.get("/sign-in/verify").await.text().await.unwrap();
+    assert!(page.contains("data-webauthn=\"get\""), "the key is offered first");
+    let (token, handle, options) = key_step(&later).await;
+    let assertion = key.do_authentication(origin(&app), options).unwrap();
+    let done = submit_key(&later, &token, &handle, &assertion).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/account");
+    assert_eq!(later.get("/account").await.status(), 200);
+    let rows = app.audit_of(&id).await;
+    let details = rows
+        .iter()
+        .find(|r| r.action == "sign_in.succeeded")
+        .and_then(|r| r.details.clone())
+        .unwrap();
+    assert!(details.contains("\"hwk\"") && details.contains("\"mfa\""), "{details}");
+    let page = later.get("/account/security").await.text().await.unwrap();
+    assert!(!page.contains("<td>Never</td>"), "last used is shown");
+}
+
+/// Plays a discoverable authenticator: it finds its own credential for the relying party
+/// (the software one must be told which) and returns the account's user handle with the
+/// assertion, as a resident key does.
+fn discoverable(
+    app: &TestApp,
+    passkey: &mut SoftPasskey,
+    mut options: RequestChallengeResponse,
+    credential_id: &[u8],
+    user: &gatehouse::domain::UserId,
+) -> PublicKeyCredential {
+    options.public_key.allow_credentials = vec![AllowCredentials {
+        type_: "public-key".to_owned(),
+        id: credential_id.to_vec(),
+        transports: None,
+    }];
+    let mut assertion = passkey.do_authentication(origin(app), options).unwrap();
+    let handle = uuid::Uuid::parse_str(user.as_str()).unwrap();
+    assertion.response.user_handle = Some(handle.as_bytes().to_vec().into());
+    assertion
+}
+
+async fn passkey_options(app: &TestApp, me: &Browser) -> (String, String, RequestChallengeResponse) {
+    let page = me.get("/sign-in").await.text().await.unwrap();
+    assert!(page.contains("Sign in with a passkey"));
+    let token = csrf_in(&page);
+    let answer = me
+        .post("/sign-in/passkey/options", &[("csrf_token", token.as_str())])
+        .await;
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    let options = serde_json::from_value(body["options"].clone()).unwrap();
+    let _ = app;
+    (token, body["handle"].as_str().unwrap().to_owned(), options)
+}
+
+async fn submit_passkey(
+    me: &Browser,
+    token: &str,
+    handle: &str,
+    credential: &PublicKeyCredential,
+) -> reqwest::Response {
+    me.post(
+        "/sign-in/passkey",
+        &[
+            ("csrf_token", token),
+            ("handle", handle),
+            ("credential", &serde_json::to_string(credential).unwrap()),
+            ("return_to", "/account"),
+        ],
+    )
+    .await
+}
+
+async fn a_passkey_signs_in_without_a_password(engine: Engine) {
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    let id = app.create_user(EMAIL, PASSWORD).await;
+    let mut passkey = SoftPasskey::new(true);
+    let me = app.browser();
+    assert_eq!(me.sign_in(EMAIL, PASSWORD).await.status(), 303);
+    let (answer, credential_id) = register(&app, &me, &mut passkey, "passkey", "Laptop").await;
+    assert_eq!(answer.status(), 200);
+
+    let someone = app.browser();
+    let (token, handle, options) = passkey_options(&app, &someone).await;
+    assert!(
+        options.public_key.allow_credentials.is_empty(),
+        "any passkey may answer"
+    );
+    let assertion = discoverable(&app, &mut passkey, options, &credential_id, &id);
+    let answer = submit_passkey(&someone, &token, &handle, &assertion).await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(location(&answer), "/account");
+    assert!(set_cookie(&answer, "gatehouse_session").is_some());
+    let account = someone.get("/account").await;
+    assert_eq!(account.status(), 200);
+    assert!(account.text().await.unwrap().contains(EMAIL));
+    let rows = app.audit_of(&id).await;
+    let details = rows
+        .iter()
+        .find(|r| r.action == "sign_in.succeeded")
+        .and_then(|r| r.details.clone())
+        .unwrap();
+    assert!(
+        details.contains("\"user\"") && details.contains("\"mfa\"") && !details.contains("pwd"),
+        "{details}"
+    );
+
+    // The same answer again is a replay: its challenge is spent.
+    let again = app.browser();
+    let page = again.get("/sign-in").await.text().await.unwrap();
+    let replay = submit_passkey(&again, &csrf_in(&page), &handle, &assertion).await;
+    assert_eq!(replay.status(), 401);
+    assert!(again.get("/account").await.status() == 303);
+
+    // Without user verification a passkey is only one factor: refused.
+    let lazy = app.browser();
+    let (token, handle, mut options) = passkey_options(&app, &lazy).await;
+    // Told that verification is not needed, the authenticator skips it (no UV flag).
+    options.public_key.user_verification = UserVerificationPolicy::Discouraged_DO_NOT_USE;
+    let assertion = discoverable(&app, &mut passkey, options, &credential_id, &id);
+    let answer = submit_passkey(&lazy, &token, &handle, &assertion).await;
+    assert_eq!(answer.status(), 401);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("Your passkey could not be used to sign in")
+    );
+}
+
+async fn assertions_that_do_not_belong_are_refused(engine: Engine) {
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    let id = app.create_user(EMAIL, PASSWORD).await;
+    app.create_user("sam.jones@school.example", PASSWORD).await;
+    let mut key = SoftPasskey::new(true);
+    let me = app.browser();
+    assert_eq!(me.sign_in(EMAIL, PASSWORD).await.status(), 303);
+    assert_eq!(
+        register(&app, &me, &mut key, "security_key", "Blue key").await.0.status(),
+        200
+    );
+    let mut sams_key = SoftPasskey::new(true);
+    let sam = app.browser();
+    assert_eq!(sam.sign_in("sam.jones@school.example", PASSWORD).await.status(), 303);
+    assert_eq!(
+        register(&app, &sam, &mut sams_key, "security_key", "Sam's key").await.0.status(),
+        200
+    );
+
+    // From another origin (a phishing site relaying the ceremony).
+    let b = app.browser();
+    b.sign_in_to_second_step(EMAIL, PASSWORD).await;
+    let (token, handle, options) = key_step(&b).await;
+    let elsewhere = Url::parse("http://localhost:1").unwrap();
+    let phished = key.do_authentication(elsewhere, options).unwrap();
+    assert_eq!(submit_key(&b, &token, &handle, &phished).await.status(), 401);
+
+    // Sam's answer to Sam's challenge, sent in Ioana's sign-in.
+    let s = app.browser();
+    s.sign_in_to_second_step("sam.jones@school.example", PASSWORD).await;
+    let (_, sams_handle, sams_options) = key_step(&s).await;
+    let sams = sams_key.do_authentication(origin(&app), sams_options).unwrap();
+    let (token, _, _) = key_step(&b).await;
+    assert_eq!(submit_key(&b, &token, &sams_handle, &sams).await.status(), 401);
+
+    // A good answer works once; the same answer again is refused.
+    let (token, handle, options) = key_step(&b).await;
+    let good = key.do_authentication(origin(&app), options).unwrap();
+    assert_eq!(submit_key(&b, &token, &handle, &good).await.status(), 303);
+    let c = app.browser();
+    c.sign_in_to_second_step(EMAIL, PASSWORD).await;
+    let (token, _, _) = key_step(&c).await;
+    assert_eq!(submit_key(&c, &token, &handle, &good).await.status(), 401);
+
+    let refusals = app
+        .audit_of(&id)
+        .await
+        .iter()
+        .filter(|r| r.action == "mfa.failed")
+        .count();
+    assert!(refusals >= 3, "each refusal is audited ({refusals})");
+}
+
+async fn one_credential_belongs_to_one_account(engine: Engine) {
+    use gatehouse::store::NewCredential;
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    let a = app.create_user(EMAIL, PASSWORD).await;
+    let b = app.create_user("sam.jones@school.example", PASSWORD).await;
+    let now = app.clock.now_for_tests();
+    for (user, id, expected) in [(&a, "one", true), (&b, "two", false)] {
+        let mut tx = app.store.begin().await.unwrap();
+        let inserted = app
+            .store
+            .insert_credential(
+                &mut tx,
+                &NewCredential {
+                    id,
+                    user_id: user.as_str(),
+                    credential_id: "c2FtZS1jcmVkZW50aWFs",
+                    kind: "passkey",
+                    name: "Key",
+                    credential: "{}",
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(inserted, expected, "{id}");
+    }
+}
