@@ -77,9 +77,15 @@ async fn an_app_set_up_from_its_secret_is_asked_for_at_every_sign_in(engine: Eng
     assert_eq!(codes.len(), 10);
     let security = me.get("/account/security").await.text().await.unwrap();
     assert!(security.contains("Work phone") && security.contains("10 recovery codes left"));
-    assert!(!security.contains(&secret), "the secret is never shown again");
+    assert!(
+        !security.contains(&secret),
+        "the secret is never shown again"
+    );
     let mail = &sink.wait_for(EMAIL, 1).await[0];
-    assert_eq!(mail.subject(), "Your Gatehouse sign-in methods have changed");
+    assert_eq!(
+        mail.subject(),
+        "Your Gatehouse sign-in methods have changed"
+    );
     assert!(mail.text().contains("An authenticator app called"));
 
     // Signing in again asks for the code, and only the code finishes it.
@@ -107,7 +113,10 @@ async fn an_app_set_up_from_its_secret_is_asked_for_at_every_sign_in(engine: Eng
         .find(|r| r.action == "sign_in.succeeded")
         .unwrap();
     let details = last.details.as_deref().unwrap();
-    assert!(details.contains("\"otp\"") && details.contains("\"mfa\""), "{details}");
+    assert!(
+        details.contains("\"otp\"") && details.contains("\"mfa\""),
+        "{details}"
+    );
 }
 
 async fn codes_work_once_for_the_current_and_previous_step_only(engine: Engine) {
@@ -151,13 +160,19 @@ async fn codes_work_once_for_the_current_and_previous_step_only(engine: Engine) 
     );
     let current = device.code_now(&app);
     assert_eq!(
-        again.second_step("code", &[("code", &current)]).await.status(),
+        again
+            .second_step("code", &[("code", &current)])
+            .await
+            .status(),
         303
     );
     let third = app.browser();
     third.sign_in_to_second_step(EMAIL, PASSWORD).await;
     assert_eq!(
-        third.second_step("code", &[("code", &current)]).await.status(),
+        third
+            .second_step("code", &[("code", &current)])
+            .await
+            .status(),
         401,
         "the current step was used too"
     );
@@ -176,7 +191,12 @@ async fn parallel_submissions_of_one_code_succeed_once(engine: Engine) {
     for _ in 0..4 {
         let b = app.browser();
         b.sign_in_to_second_step(EMAIL, PASSWORD).await;
-        let page = b.get("/sign-in/verify?method=code").await.text().await.unwrap();
+        let page = b
+            .get("/sign-in/verify?method=code")
+            .await
+            .text()
+            .await
+            .unwrap();
         browsers.push((b, common::csrf_in(&page)));
     }
     let code = device.code_now(&app);
@@ -296,7 +316,9 @@ async fn a_pending_sign_in_reaches_nothing(engine: Engine) {
         // Past each growing wait (1 s, 2 s … 16 s), well inside the ten minutes.
         app.clock.advance(Duration::seconds(20));
     }
-    let answer = me.second_step("code", &[("code", &device.code_now(&app))]).await;
+    let answer = me
+        .second_step("code", &[("code", &device.code_now(&app))])
+        .await;
     assert_eq!(answer.status(), 401);
     assert!(answer.text().await.unwrap().contains("Sign in again"));
 }
@@ -331,7 +353,12 @@ async fn changing_methods_needs_a_recent_password_and_a_csrf_token(engine: Engin
         .await;
     assert_eq!(forged.status(), 403);
 
-    let confirm = me.get("/account/security/confirm").await.text().await.unwrap();
+    let confirm = me
+        .get("/account/security/confirm")
+        .await
+        .text()
+        .await
+        .unwrap();
     let wrong = me
         .post(
             "/account/security/confirm",
@@ -380,14 +407,20 @@ async fn a_hundred_wrong_codes_turn_the_app_off(engine: Engine) {
     let answer = me.second_step("code", &[("code", "000000")]).await;
     assert_eq!(answer.status(), 401);
     let mails = sink.wait_for(EMAIL, 2).await;
-    assert!(mails[1].text().contains("turned off after 100 wrong security codes"));
+    assert!(
+        mails[1]
+            .text()
+            .contains("turned off after 100 wrong security codes")
+    );
 
     let page = me.get("/sign-in/verify").await.text().await.unwrap();
     assert!(
         !page.contains("name=\"code\""),
         "a turned-off app is no longer offered"
     );
-    let answer = me.second_step("recovery", &[("recovery_code", &codes[1])]).await;
+    let answer = me
+        .second_step("recovery", &[("recovery_code", &codes[1])])
+        .await;
     assert_eq!(answer.status(), 303, "a recovery code still works");
     let security = me.get("/account/security").await.text().await.unwrap();
     assert!(security.contains("Turned off after too many wrong codes"));
@@ -406,9 +439,7 @@ async fn a_password_reset_keeps_the_second_step(engine: Engine) {
     let token = me.open_link(&link, "/reset-password").await;
     // With MFA, 8 characters are enough (PRODUCT.md "Policies").
     let new = "vQ7#mk2!Lp9z";
-    let saved = me
-        .save_password("/reset-password", &token, new, new)
-        .await;
+    let saved = me.save_password("/reset-password", &token, new, new).await;
     assert_eq!(saved.status(), 200);
     let to = me.sign_in_to_second_step(EMAIL, new).await;
     assert!(to.starts_with("/sign-in/verify"));

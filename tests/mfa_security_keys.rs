@@ -51,7 +51,10 @@ async fn register(
     if kind == "passkey" {
         let selection = options.public_key.authenticator_selection.as_ref().unwrap();
         assert!(selection.require_resident_key, "passkeys are discoverable");
-        assert_eq!(selection.user_verification, UserVerificationPolicy::Required);
+        assert_eq!(
+            selection.user_verification,
+            UserVerificationPolicy::Required
+        );
         // The software authenticator cannot keep resident keys; it plays one by returning the
         // user handle itself when asked (see `discoverable`).
         options
@@ -69,18 +72,19 @@ async fn register(
     }
     let credential = authenticator.do_registration(origin(app), options).unwrap();
     let id = credential.raw_id.to_vec();
-    let answer = me.post(
-        "/account/security/key",
-        &[
-            ("csrf_token", &csrf_in(&html)),
-            ("kind", kind),
-            ("name", name),
-            ("handle", &value_of(&html, "handle")),
-            ("credential", &serde_json::to_string(&credential).unwrap()),
-            ("return_to", ""),
-        ],
-    )
-    .await;
+    let answer = me
+        .post(
+            "/account/security/key",
+            &[
+                ("csrf_token", &csrf_in(&html)),
+                ("kind", kind),
+                ("name", name),
+                ("handle", &value_of(&html, "handle")),
+                ("credential", &serde_json::to_string(&credential).unwrap()),
+                ("return_to", ""),
+            ],
+        )
+        .await;
     (answer, id)
 }
 
@@ -132,7 +136,10 @@ async fn a_security_key_is_a_second_factor(engine: Engine) {
     let later = app.browser();
     later.sign_in_to_second_step(EMAIL, PASSWORD).await;
     let page = later.get("/sign-in/verify").await.text().await.unwrap();
-    assert!(page.contains("data-webauthn=\"get\""), "the key is offered first");
+    assert!(
+        page.contains("data-webauthn=\"get\""),
+        "the key is offered first"
+    );
     let (token, handle, options) = key_step(&later).await;
     let assertion = key.do_authentication(origin(&app), options).unwrap();
     let done = submit_key(&later, &token, &handle, &assertion).await;
@@ -145,7 +152,10 @@ async fn a_security_key_is_a_second_factor(engine: Engine) {
         .find(|r| r.action == "sign_in.succeeded")
         .and_then(|r| r.details.clone())
         .unwrap();
-    assert!(details.contains("\"hwk\"") && details.contains("\"mfa\""), "{details}");
+    assert!(
+        details.contains("\"hwk\"") && details.contains("\"mfa\""),
+        "{details}"
+    );
     let page = later.get("/account/security").await.text().await.unwrap();
     assert!(!page.contains("<td>Never</td>"), "last used is shown");
 }
@@ -167,16 +177,22 @@ fn discoverable(
     }];
     let mut assertion = passkey.do_authentication(origin(app), options).unwrap();
     let handle = uuid::Uuid::parse_str(user.as_str()).unwrap();
-    assertion.response.user_handle = Some(handle.as_bytes().to_vec().into());
+    assertion.response.user_handle = Some(handle.as_bytes().to_vec());
     assertion
 }
 
-async fn passkey_options(app: &TestApp, me: &Browser) -> (String, String, RequestChallengeResponse) {
+async fn passkey_options(
+    app: &TestApp,
+    me: &Browser,
+) -> (String, String, RequestChallengeResponse) {
     let page = me.get("/sign-in").await.text().await.unwrap();
     assert!(page.contains("Sign in with a passkey"));
     let token = csrf_in(&page);
     let answer = me
-        .post("/sign-in/passkey/options", &[("csrf_token", token.as_str())])
+        .post(
+            "/sign-in/passkey/options",
+            &[("csrf_token", token.as_str())],
+        )
         .await;
     assert_eq!(answer.status(), 200);
     let body: serde_json::Value = answer.json().await.unwrap();
@@ -269,14 +285,25 @@ async fn assertions_that_do_not_belong_are_refused(engine: Engine) {
     let me = app.browser();
     assert_eq!(me.sign_in(EMAIL, PASSWORD).await.status(), 303);
     assert_eq!(
-        register(&app, &me, &mut key, "security_key", "Blue key").await.0.status(),
+        register(&app, &me, &mut key, "security_key", "Blue key")
+            .await
+            .0
+            .status(),
         200
     );
     let mut sams_key = SoftPasskey::new(true);
     let sam = app.browser();
-    assert_eq!(sam.sign_in("sam.jones@school.example", PASSWORD).await.status(), 303);
     assert_eq!(
-        register(&app, &sam, &mut sams_key, "security_key", "Sam's key").await.0.status(),
+        sam.sign_in("sam.jones@school.example", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        register(&app, &sam, &mut sams_key, "security_key", "Sam's key")
+            .await
+            .0
+            .status(),
         200
     );
 
@@ -286,15 +313,24 @@ async fn assertions_that_do_not_belong_are_refused(engine: Engine) {
     let (token, handle, options) = key_step(&b).await;
     let elsewhere = Url::parse("http://localhost:1").unwrap();
     let phished = key.do_authentication(elsewhere, options).unwrap();
-    assert_eq!(submit_key(&b, &token, &handle, &phished).await.status(), 401);
+    assert_eq!(
+        submit_key(&b, &token, &handle, &phished).await.status(),
+        401
+    );
 
     // Sam's answer to Sam's challenge, sent in Ioana's sign-in.
     let s = app.browser();
-    s.sign_in_to_second_step("sam.jones@school.example", PASSWORD).await;
+    s.sign_in_to_second_step("sam.jones@school.example", PASSWORD)
+        .await;
     let (_, sams_handle, sams_options) = key_step(&s).await;
-    let sams = sams_key.do_authentication(origin(&app), sams_options).unwrap();
+    let sams = sams_key
+        .do_authentication(origin(&app), sams_options)
+        .unwrap();
     let (token, _, _) = key_step(&b).await;
-    assert_eq!(submit_key(&b, &token, &sams_handle, &sams).await.status(), 401);
+    assert_eq!(
+        submit_key(&b, &token, &sams_handle, &sams).await.status(),
+        401
+    );
 
     // A good answer works once; the same answer again is refused.
     let (token, handle, options) = key_step(&b).await;

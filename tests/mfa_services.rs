@@ -161,7 +161,10 @@ async fn a_service_that_needs_mfa_takes_people_through_set_up_first(engine: Engi
         )
         .await;
     assert_eq!(added.status(), 200);
-    assert!(set_cookie(&added, "gatehouse_session").is_some(), "a new session id");
+    assert!(
+        set_cookie(&added, "gatehouse_session").is_some(),
+        "a new session id"
+    );
     let codes_page = added.text().await.unwrap();
     assert_eq!(common::mfa::recovery_codes_on(&codes_page).len(), 10);
     assert!(codes_page.contains(&format!("href=\"{}\"", resume.replace('&', "&#38;"))));
@@ -236,7 +239,10 @@ async fn acr_values_make_a_signed_in_person_step_up_with_a_second_factor(engine:
     // prompt=none cannot step up.
     let silent = start(&rp, Some(MFA), true);
     let back = follow(&office, silent.url.as_str()).await.unwrap();
-    assert_eq!(param(&back, "error").as_deref(), Some("interaction_required"));
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("interaction_required")
+    );
 
     // Asking for MFA brings the second step, not the password.
     let started = start(&rp, Some(MFA), false);

@@ -122,6 +122,9 @@ impl Auth {
         let now = self.clock.now();
         self.store.delete_expired_pending_sign_ins(now).await?;
         self.store.delete_expired_challenges(now).await?;
+        // Pre-authentication state must stay bounded: watch it.
+        let live = self.store.live_challenges(now).await?;
+        metrics::gauge!("webauthn_challenges_live").set(live as f64);
         self.store
             .delete_stale_totp_setups(now - Duration::hours(1))
             .await?;

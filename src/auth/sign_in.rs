@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::mfa::Amr;
 use super::password::{HashError, Password};
 use super::session::SessionToken;
 use super::throttle::{LOCK_AFTER_FAILURES, account_delay};
-use super::mfa::Amr;
 use super::{Auth, AuthError};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};

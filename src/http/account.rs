@@ -229,17 +229,38 @@ async fn change_password(
         );
     }
     let (Ok(old), Ok(new), true) = (old, new, errors.is_empty()) else {
-        return password_page(&state, &current, jar, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return password_page(
+            &state,
+            &current,
+            jar,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     match state.auth.change_password(&current, &old, &new, &ctx).await {
         Ok(_) => Ok(Redirect::to("/account?notice=password-changed").into_response()),
         Err(ChangePasswordError::WrongCurrent) => {
             errors.add("current_password", "Your current password is not right");
-            password_page(&state, &current, jar, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            password_page(
+                &state,
+                &current,
+                jar,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(ChangePasswordError::Policy(why)) => {
             errors.add("new_password", why.to_string());
-            password_page(&state, &current, jar, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            password_page(
+                &state,
+                &current,
+                jar,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(ChangePasswordError::Auth(e)) => Err(e.into()),
     }

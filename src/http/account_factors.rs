@@ -67,7 +67,16 @@ async fn app_form(
         return Ok(confirm_first(&uri.to_string()));
     }
     let back = destination(query.return_to.as_deref());
-    app_page(&state, jar, &current, FormErrors::default(), back, String::new(), StatusCode::OK).await
+    app_page(
+        &state,
+        jar,
+        &current,
+        FormErrors::default(),
+        back,
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn app_page(
@@ -208,8 +217,17 @@ async fn key_form(
         .and_then(KeyKind::parse)
         .unwrap_or(KeyKind::Passkey);
     let back = destination(query.return_to.as_deref());
-    key_page(&state, jar, &current, kind, FormErrors::default(), back, String::new(), StatusCode::OK)
-        .await
+    key_page(
+        &state,
+        jar,
+        &current,
+        kind,
+        FormErrors::default(),
+        back,
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -286,7 +304,9 @@ async fn key_submit(
     let kind = KeyKind::parse(&form.kind).unwrap_or(KeyKind::Passkey);
     let back = destination(Some(&form.return_to));
     let result = if form.credential.is_empty() && !form.name.trim().is_empty() {
-        Err(MfaError::KeyRefused("no response: the browser ran no script".to_owned()))
+        Err(MfaError::KeyRefused(
+            "no response: the browser ran no script".to_owned(),
+        ))
     } else {
         state
             .auth

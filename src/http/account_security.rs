@@ -25,10 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/security", get(overview))
         .route("/account/security/remove", post(remove))
         .route("/account/security/recovery-codes", post(new_codes))
-        .route(
-            "/account/security/confirm",
-            get(confirm_form).post(confirm),
-        )
+        .route("/account/security/confirm", get(confirm_form).post(confirm))
         .route("/account/security/required", get(required))
 }
 
@@ -72,7 +69,15 @@ async fn overview(
         Some("removed") => Some("The sign-in method has been removed."),
         _ => None,
     };
-    security_page(&state, jar, &current, FormErrors::default(), notice, StatusCode::OK).await
+    security_page(
+        &state,
+        jar,
+        &current,
+        FormErrors::default(),
+        notice,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn security_page(
@@ -93,7 +98,9 @@ async fn security_page(
             id: a.id.clone(),
             name: a.name.clone(),
             added: format_time(a.confirmed_at.unwrap_or(a.created_at)),
-            last_used: a.last_used_at.map_or_else(|| "Never".to_owned(), format_time),
+            last_used: a
+                .last_used_at
+                .map_or_else(|| "Never".to_owned(), format_time),
             note: if a.disabled_at.is_some() {
                 "Turned off after too many wrong codes"
             } else {
@@ -101,26 +108,30 @@ async fn security_page(
             },
         })
         .collect();
-    views.extend(factors.keys.iter().map(|k| FactorView {
-        kind: if k.kind == "passkey" {
-            "passkey"
-        } else {
-            "security_key"
-        },
-        kind_label: if k.kind == "passkey" {
-            "Passkey"
-        } else {
-            "Security key"
-        },
-        id: k.id.clone(),
-        name: k.name.clone(),
-        added: format_time(k.created_at),
-        last_used: k.last_used_at.map_or_else(|| "Never".to_owned(), format_time),
-        note: if k.counter_regressed_at.is_some() {
-            "May have been copied: remove it"
-        } else {
-            ""
-        },
+    views.extend(factors.keys.iter().map(|k| {
+        FactorView {
+            kind: if k.kind == "passkey" {
+                "passkey"
+            } else {
+                "security_key"
+            },
+            kind_label: if k.kind == "passkey" {
+                "Passkey"
+            } else {
+                "Security key"
+            },
+            id: k.id.clone(),
+            name: k.name.clone(),
+            added: format_time(k.created_at),
+            last_used: k
+                .last_used_at
+                .map_or_else(|| "Never".to_owned(), format_time),
+            note: if k.counter_regressed_at.is_some() {
+                "May have been copied: remove it"
+            } else {
+                ""
+            },
+        }
     }));
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let page = SecurityPage {
@@ -277,7 +288,14 @@ async fn confirm_form(
     Query(query): Query<ReturnQuery>,
 ) -> Result<Response, Error> {
     let back = return_to::safe(query.return_to.as_deref());
-    confirm_page(&state, jar, &current, FormErrors::default(), back, StatusCode::OK)
+    confirm_page(
+        &state,
+        jar,
+        &current,
+        FormErrors::default(),
+        back,
+        StatusCode::OK,
+    )
 }
 
 fn confirm_page(
@@ -339,7 +357,14 @@ async fn confirm(
         Ok(Redirect::to(&back).into_response())
     } else {
         errors.add("password", "The password is not right");
-        confirm_page(&state, jar, &current, errors, back, StatusCode::UNAUTHORIZED)
+        confirm_page(
+            &state,
+            jar,
+            &current,
+            errors,
+            back,
+            StatusCode::UNAUTHORIZED,
+        )
     }
 }
 

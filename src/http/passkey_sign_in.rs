@@ -47,9 +47,9 @@ async fn options(
             )
                 .into_response())
         }
-        Err(MfaError::Throttled(seconds)) => {
-            Ok(super::error::too_many_attempts(u64::try_from(seconds).unwrap_or(60)))
-        }
+        Err(MfaError::Throttled(seconds)) => Ok(super::error::too_many_attempts(
+            u64::try_from(seconds).unwrap_or(60),
+        )),
         Err(MfaError::Auth(e)) => Err(e.into()),
         Err(_) => Ok(super::error::error_page(StatusCode::NOT_FOUND, true)),
     }
@@ -100,7 +100,9 @@ async fn submit(
         Err(e) => {
             let message = match e {
                 MfaError::Expired => "The passkey took too long. Try again",
-                _ => "Your passkey could not be used to sign in. Try again, or sign in with your email address and password",
+                _ => {
+                    "Your passkey could not be used to sign in. Try again, or sign in with your email address and password"
+                }
             };
             let mut errors = FormErrors::default();
             errors.add("passkey", message);

@@ -128,7 +128,11 @@ async fn submit(
                     .pending(signed_in.token.cookie_value().to_owned()),
             );
             let back = return_to::encode(&return_to);
-            Ok((jar, Redirect::to(&format!("/sign-in/verify?return_to={back}"))).into_response())
+            Ok((
+                jar,
+                Redirect::to(&format!("/sign-in/verify?return_to={back}")),
+            )
+                .into_response())
         }
         Ok(signed_in) => {
             if let Some(old) = previous {

@@ -45,8 +45,7 @@ const DELETE_TOTP: &str = "DELETE FROM totp_factors WHERE id = $1 AND user_id = 
 /// Steps only move forward, so a code (or an older one) can never be used twice.
 const USE_STEP: &str = "UPDATE users SET totp_last_step = $2 \
      WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
-const TOTP_SUCCESS: &str =
-    "UPDATE totp_factors SET failures = 0, last_used_at = $2 WHERE id = $1";
+const TOTP_SUCCESS: &str = "UPDATE totp_factors SET failures = 0, last_used_at = $2 WHERE id = $1";
 /// Counts a wrong code against every usable app of the person; disables those reaching `$3`.
 const TOTP_FAILURE: &str = "UPDATE totp_factors SET failures = failures + 1, \
      last_failure_at = $2, \

@@ -57,8 +57,7 @@ const USED: &str =
     "UPDATE webauthn_credentials SET credential = $2, last_used_at = $3 WHERE id = $1";
 const REGRESSED: &str = "UPDATE webauthn_credentials SET counter_regressed_at = $2 WHERE id = $1";
 
-const DELETE_PREVIOUS: &str =
-    "DELETE FROM webauthn_challenges WHERE user_id = $1 AND purpose = $2";
+const DELETE_PREVIOUS: &str = "DELETE FROM webauthn_challenges WHERE user_id = $1 AND purpose = $2";
 const INSERT_CHALLENGE: &str = "INSERT INTO webauthn_challenges (id_hash, user_id, purpose, \
      state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
 /// The one statement that uses a challenge: whoever deletes the row may finish the ceremony.

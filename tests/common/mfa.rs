@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use totp_rs::{Builder, Secret};
 
-use super::{Browser, ClockExt, TestApp, csrf_in, location};
 use super::oidc::value_of;
+use super::{Browser, ClockExt, TestApp, csrf_in, location};
 
 /// What an authenticator app holds: the secret shown on the set-up page.
 #[derive(Debug, Clone)]
@@ -19,7 +19,8 @@ impl App {
     pub fn code_at(&self, at: DateTime<Utc>) -> String {
         let secret = Secret::try_from_base32(&self.secret).unwrap();
         let totp = Builder::new().with_secret(secret).build().unwrap();
-        totp.generate(u64::try_from(at.timestamp()).unwrap()).to_string()
+        totp.generate(u64::try_from(at.timestamp()).unwrap())
+            .to_string()
     }
 
     pub fn code_now(&self, app: &TestApp) -> String {
@@ -101,16 +102,15 @@ impl Browser {
         let answer = self.sign_in(email, password).await;
         assert_eq!(answer.status(), 303);
         let to = location(&answer);
-        assert!(to.starts_with("/sign-in/verify"), "second step expected, went to {to}");
+        assert!(
+            to.starts_with("/sign-in/verify"),
+            "second step expected, went to {to}"
+        );
         to
     }
 
     /// Submits the second-step form for `method` with `fields`.
-    pub async fn second_step(
-        &self,
-        method: &str,
-        fields: &[(&str, &str)],
-    ) -> reqwest::Response {
+    pub async fn second_step(&self, method: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let page = self.get(&format!("/sign-in/verify?method={method}")).await;
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();

@@ -68,7 +68,7 @@ test('consent: see what the service asks for, allow it, then remove it from the 
   assert.equal(await page.locator('h1').innerText(), 'Sign in');
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
   await page.waitForSelector('h1:has-text("Allow Lesson Planner")');
   const text = await page.locator('main').innerText();
@@ -104,7 +104,7 @@ test('sign-out asked for by a service is confirmed first', async () => {
   await page.goto(server.url + '/sign-in');
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(server.url + '/account');
 
   const params = new URLSearchParams({ client_id: 'lesson-planner', post_logout_redirect_uri: `${service.base}/bye` });

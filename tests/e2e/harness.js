@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { createServer as createNetServer } from 'node:net';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,18 +58,37 @@ function cli(dir, dbUrl, args, input) {
   });
 }
 
-/** Starts `gatehouse serve` and resolves once it prints its URL. */
-export async function startServer() {
+/** A port nobody is listening on right now. */
+async function freePort() {
+  return new Promise((resolve) => {
+    const probe = createNetServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `gatehouse serve` and resolves once it prints its URL. With `localhost: true` the
+ * issuer is `http://localhost:PORT`, as WebAuthn needs (browsers refuse it on bare IPs).
+ */
+export async function startServer({ localhost = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const dbUrl = databaseUrl();
   const env = environment(dir, dbUrl);
+  if (localhost) {
+    const port = await freePort();
+    env.GATEHOUSE_LISTEN = `127.0.0.1:${port}`;
+    env.GATEHOUSE_ISSUER = `http://localhost:${port}`;
+  }
   const child = spawn(BINARY, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let seen = '';
     child.stdout.on('data', (chunk) => {
       seen += chunk;
-      const match = seen.match(/http:\/\/127\.0\.0\.1:\d+/);
-      if (match) resolve(match[0]);
+      const match = seen.match(/http:\/\/127\.0\.0\.1:(\d+)/);
+      if (match) resolve(localhost ? `http://localhost:${match[1]}` : match[0]);
     });
     child.on('exit', (code) => reject(new Error(`gatehouse exited with ${code} before listening`)));
   });

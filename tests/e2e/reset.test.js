@@ -65,7 +65,7 @@ test('a forgotten password is reset from the sign-in page with the emailed link'
   await page.getByRole('link', { name: 'Sign in' }).last().click();
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill(NEW);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   assert.equal(new URL(page.url()).pathname, '/account');
 
   await page.goto(server.url + pathOf(link));

@@ -63,7 +63,7 @@ test('a wrong password shows the error summary and the field error, accessibly',
   await page.goto(server.url + '/sign-in');
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill('not the right password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   assert.equal(await page.locator('.error-summary__title').innerText(), 'There is a problem');
   assert.match(await page.title(), /^Error: Sign in/);
   const summaryLink = page.locator('.error-summary a');
@@ -79,7 +79,7 @@ test('the sign-in form works with JavaScript switched off', async () => {
   await page.goto(server.url + '/sign-in');
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(server.url + '/account');
   assert.equal(await page.locator('h1').innerText(), 'Your account');
   await context.close();
@@ -90,7 +90,7 @@ test('change the password, end other sessions, sign out', async () => {
   await elsewhere.page.goto(server.url + '/sign-in');
   await elsewhere.page.getByLabel('Email address').fill(EMAIL);
   await elsewhere.page.getByLabel('Password').fill(PASSWORD);
-  await elsewhere.page.getByRole('button', { name: 'Sign in' }).click();
+  await elsewhere.page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await elsewhere.page.waitForURL(server.url + '/account');
 
   const { context, page } = await newPage();
@@ -98,7 +98,7 @@ test('change the password, end other sessions, sign out', async () => {
   await page.waitForURL(/\/sign-in\?return_to=%2Faccount$/);
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(server.url + '/account');
   const rows = await page.locator('tbody tr').count();
   assert.ok(rows >= 2, `at least two sessions listed, saw ${rows}`);
@@ -139,9 +139,10 @@ test('pages reflow at 320px wide', async () => {
   await page.goto(server.url + '/sign-in');
   await page.getByLabel('Email address').fill(EMAIL);
   await page.getByLabel('Password').fill(NEW_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(server.url + '/account');
-  for (const path of ['/account', '/account/password']) {
+  for (const path of ['/account', '/account/password', '/account/security', '/account/security/app',
+    '/account/security/key?kind=passkey', '/account/security/confirm', '/account/security/required']) {
     await page.goto(server.url + path);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 320, `${path} is ${width}px wide at a 320px viewport`);

@@ -95,7 +95,16 @@ impl Auth {
             return Err(MfaError::CodeReused);
         }
         let change = self
-            .added(&mut tx, current, "authenticator_app", &name, &["otp"], first, ctx, now)
+            .added(
+                &mut tx,
+                current,
+                "authenticator_app",
+                &name,
+                &["otp"],
+                first,
+                ctx,
+                now,
+            )
             .await?;
         tx.commit().await?;
         self.mailer.nudge();
@@ -114,7 +123,20 @@ impl Auth {
         self.require_recent(current)?;
         let name = factor_name(name)?;
         let user = &current.user;
-        let (kind, credential) = self.check_registration(user, handle, response).await?;
+        let (kind, credential) = match self.check_registration(user, handle, response).await {
+            Ok(checked) => checked,
+            Err(MfaError::Auth(e)) => return Err(MfaError::Auth(e)),
+            Err(e) => {
+                let uid = user.user_id();
+                let event = AuditEvent::new(Action::MfaAdded)
+                    .failed(e.reason())
+                    .actor(&uid)
+                    .subject(&uid)
+                    .context(ctx.clone());
+                self.audit_one_event(&event).await?;
+                return Err(e);
+            }
+        };
         let first = !self.factors(&user.id).await?.has_mfa();
         let json = serde_json::to_string(&credential)
             .map_err(|e| AuthError::Mail(format!("webauthn credential: {e}")))?;
@@ -141,13 +163,26 @@ impl Auth {
             self.audit_one_event(&event).await?;
             return Err(MfaError::KeyAlreadyRegistered);
         }
-        let hardware = if credential.backup_eligible { "swk" } else { "hwk" };
+        let hardware = if credential.backup_eligible {
+            "swk"
+        } else {
+            "hwk"
+        };
         let mut methods = vec![hardware];
         if credential.user_verified {
             methods.push("user");
         }
         let change = self
-            .added(&mut tx, current, kind.as_str(), &name, &methods, first, ctx, now)
+            .added(
+                &mut tx,
+                current,
+                kind.as_str(),
+                &name,
+                &methods,
+                first,
+                ctx,
+                now,
+            )
             .await?;
         tx.commit().await?;
         self.mailer.nudge();
@@ -245,7 +280,11 @@ impl Auth {
             .await?
             .iter()
             .any(|a| a.confirmed_at.is_some());
-        let keys_left = !self.store.credentials_in(&mut tx, &user.id).await?.is_empty();
+        let keys_left = !self
+            .store
+            .credentials_in(&mut tx, &user.id)
+            .await?
+            .is_empty();
         if !apps_left && !keys_left {
             if self.mfa_required_for(user) {
                 return Err(MfaError::LastFactorRequired);

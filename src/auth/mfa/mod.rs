@@ -85,13 +85,17 @@ pub enum MfaError {
     Throttled(i64),
     #[error("You have tried too many times. Sign in again")]
     TooManyAttempts,
-    #[error("Your authenticator app has been turned off after too many wrong codes. Use another method or a recovery code")]
+    #[error(
+        "Your authenticator app has been turned off after too many wrong codes. Use another method or a recovery code"
+    )]
     AppDisabled,
     #[error("The security key or passkey could not be checked. Try again")]
     KeyRefused(String),
     #[error("That security key or passkey is already registered")]
     KeyAlreadyRegistered,
-    #[error("This security key may have been copied, so it cannot be used. Use another method and remove it")]
+    #[error(
+        "This security key may have been copied, so it cannot be used. Use another method and remove it"
+    )]
     KeyCloned,
     #[error("Security keys and passkeys cannot be used at this address")]
     KeysUnavailable,
@@ -103,7 +107,9 @@ pub enum MfaError {
     NameTooLong,
     #[error("Confirm your password before changing how you sign in")]
     NeedsRecentAuthentication,
-    #[error("You cannot remove your last sign-in method because your account must use 2-step verification")]
+    #[error(
+        "You cannot remove your last sign-in method because your account must use 2-step verification"
+    )]
     LastFactorRequired,
     #[error("That sign-in method was not found")]
     NotFound,
@@ -174,7 +180,6 @@ impl Auth {
 
     /// Whether `auth_time` (Unix ms) is recent enough to change sign-in methods.
     pub fn is_recent(&self, auth_time: i64) -> bool {
-        self.clock.now().timestamp_millis() - auth_time
-            <= RECENT_AUTHENTICATION.num_milliseconds()
+        self.clock.now().timestamp_millis() - auth_time <= RECENT_AUTHENTICATION.num_milliseconds()
     }
 }

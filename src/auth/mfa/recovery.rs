@@ -42,7 +42,10 @@ impl RecoveryCodes {
 
     /// The codes as the person should write them down.
     pub fn shown(&self) -> Vec<String> {
-        self.0.iter().map(|c| c.expose_secret().to_owned()).collect()
+        self.0
+            .iter()
+            .map(|c| c.expose_secret().to_owned())
+            .collect()
     }
 }
 
@@ -81,9 +84,15 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), CODES);
         assert_eq!(typed_hash(&shown[3]).unwrap(), hashes[3]);
-        assert_eq!(typed_hash(&shown[3].to_uppercase().replace('-', " ")).unwrap(), hashes[3]);
+        assert_eq!(
+            typed_hash(&shown[3].to_uppercase().replace('-', " ")).unwrap(),
+            hashes[3]
+        );
         assert!(matches!(typed_hash(""), Err(MfaError::RecoveryMissing)));
         assert!(matches!(typed_hash("abc"), Err(MfaError::RecoveryFormat)));
-        assert!(matches!(typed_hash("uuuu-uuuu-uuuu-uuuu"), Err(MfaError::RecoveryFormat)));
+        assert!(matches!(
+            typed_hash("uuuu-uuuu-uuuu-uuuu"),
+            Err(MfaError::RecoveryFormat)
+        ));
     }
 }

@@ -291,7 +291,14 @@ impl Auth {
         let mut tx = self.store.begin().await?;
         self.key_used(&mut tx, &asserted, now).await?;
         let token = self
-            .finish(&mut tx, pending, &asserted.amr(), asserted.row.kind.as_str(), ctx, now)
+            .finish(
+                &mut tx,
+                pending,
+                &asserted.amr(),
+                asserted.row.kind.as_str(),
+                ctx,
+                now,
+            )
             .await?;
         tx.commit().await?;
         Ok(token)
@@ -319,7 +326,9 @@ impl Auth {
             }
         };
         if !asserted.result.user_verified() {
-            return Err(MfaError::KeyRefused("user verification is required".to_owned()));
+            return Err(MfaError::KeyRefused(
+                "user verification is required".to_owned(),
+            ));
         }
         let id = UserId::from_stored(asserted.row.user_id.clone());
         let active = self

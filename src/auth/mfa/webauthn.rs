@@ -14,9 +14,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use webauthn_rs::prelude::{
     AuthenticationResult, Credential, DiscoverableAuthentication, Passkey, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
-    SecurityKeyAuthentication, SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder,
-    WebauthnError,
+    PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication,
+    SecurityKeyRegistration, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use webauthn_rs_proto::ResidentKeyRequirement;
@@ -257,12 +256,7 @@ impl Auth {
             }
         };
         Ok(self
-            .save_ceremony(
-                Some(&user.id),
-                REGISTER,
-                json(&state)?,
-                json(&options)?,
-            )
+            .save_ceremony(Some(&user.id), REGISTER, json(&state)?, json(&options)?)
             .await?)
     }
 
@@ -318,7 +312,9 @@ impl Auth {
         response: &str,
     ) -> Result<Asserted, MfaError> {
         let rp = self.relying_party()?;
-        let state = self.take_ceremony(handle, SECOND_FACTOR, Some(user_id)).await?;
+        let state = self
+            .take_ceremony(handle, SECOND_FACTOR, Some(user_id))
+            .await?;
         let state: SecurityKeyAuthentication = serde_json::from_str(&state)
             .map_err(|e| AuthError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         let response: PublicKeyCredential = serde_json::from_str(response)
@@ -355,9 +351,10 @@ impl Auth {
                 self.store
                     .credential_counter_regressed(&mut tx, &row.id, now)
                     .await?;
-                let event = crate::audit::AuditEvent::new(crate::audit::Action::WebauthnCounterRegressed)
-                    .subject(&id)
-                    .details(serde_json::json!({ "credential": row.id, "name": row.name }));
+                let event =
+                    crate::audit::AuditEvent::new(crate::audit::Action::WebauthnCounterRegressed)
+                        .subject(&id)
+                        .details(serde_json::json!({ "credential": row.id, "name": row.name }));
                 self.store.append_audit(&mut tx, &event, now).await?;
                 tx.commit().await
             };
@@ -409,8 +406,7 @@ impl Auth {
             ));
         }
         let credential = stored(&row)?;
-        let result = match rp.finish_discoverable_authentication_v2(&response, state, &credential)
-        {
+        let result = match rp.finish_discoverable_authentication_v2(&response, state, &credential) {
             Ok(result) => result,
             Err(e) => return Err(self.counter_aware(&e, &row).await),
         };

@@ -11,15 +11,15 @@ use openidconnect::core::{
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
-    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl,
+    ProviderMetadata, ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::SigningAlg;
-use crate::oidc::{ACR_MFA, ACR_PASSWORD};
 use crate::domain::KNOWN_SCOPES;
 use crate::http::{AppState, Error};
+use crate::oidc::{ACR_MFA, ACR_PASSWORD};
 
 /// Metadata beyond OIDC Discovery's own list: RFC 8414 §2 endpoints and PKCE methods,
 /// RFC 9207 §3, RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.
