@@ -99,7 +99,7 @@ async fn submit(
         Err(MfaError::Auth(e)) => Err(e.into()),
         Err(e) => {
             let message = match e {
-                MfaError::Expired => "The passkey took too long. Try again",
+                MfaError::ChallengeExpired => "The passkey took too long to answer. Try again",
                 _ => {
                     "Your passkey could not be used to sign in. Try again, or sign in with your email address and password"
                 }

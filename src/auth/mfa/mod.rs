@@ -101,6 +101,8 @@ pub enum MfaError {
     KeysUnavailable,
     #[error("This page has expired. Start again")]
     Expired,
+    #[error("The security key or passkey took too long to answer. Try again")]
+    ChallengeExpired,
     #[error("Enter a name")]
     NameMissing,
     #[error("The name must be 60 characters or fewer")]
@@ -140,6 +142,7 @@ impl MfaError {
             Self::KeyCloned => "counter_regressed",
             Self::KeysUnavailable => "webauthn_unavailable",
             Self::Expired => "expired",
+            Self::ChallengeExpired => "challenge_expired",
             Self::NameMissing | Self::NameTooLong => "name",
             Self::NeedsRecentAuthentication => "not_recent",
             Self::LastFactorRequired => "last_factor",

@@ -199,13 +199,13 @@ impl Auth {
         user_id: Option<&str>,
     ) -> Result<String, MfaError> {
         if handle.len() != 64 {
-            return Err(MfaError::Expired);
+            return Err(MfaError::ChallengeExpired);
         }
         let (owner, state) = self
             .store
             .take_challenge(&hash_secret(handle), purpose, self.clock.now())
             .await?
-            .ok_or(MfaError::Expired)?;
+            .ok_or(MfaError::ChallengeExpired)?;
         if owner.as_deref() != user_id {
             return Err(MfaError::KeyRefused(
                 "the challenge belongs to another account".to_owned(),
