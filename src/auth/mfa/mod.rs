@@ -4,6 +4,7 @@
 
 mod changes;
 mod methods;
+mod passkey;
 mod recovery;
 mod second_step;
 mod totp;
