@@ -203,7 +203,12 @@ async fn run() {
             .unwrap();
         let now = server_time(&setup);
         let html = setup.text().await.unwrap();
-        let secret = between(&html, "class=\"secret\"><code>", "</code>").replace(' ', "");
+        let secret = between(
+            &html[html.find("class=\"secret\"").unwrap()..],
+            "<code>",
+            "</code>",
+        )
+        .replace(' ', "");
         let answer = post(
             &me,
             &base,
