@@ -44,6 +44,9 @@ pub enum Action {
     StepUpSucceeded,
     WebauthnCounterRegressed,
     Reauthenticated,
+    OrganisationsImported,
+    OrganisationCreated,
+    OrganisationUpdated,
 }
 
 impl Action {
@@ -86,6 +89,9 @@ impl Action {
         Action::StepUpSucceeded,
         Action::WebauthnCounterRegressed,
         Action::Reauthenticated,
+        Action::OrganisationsImported,
+        Action::OrganisationCreated,
+        Action::OrganisationUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +134,9 @@ impl Action {
             Self::StepUpSucceeded => "mfa.step_up",
             Self::WebauthnCounterRegressed => "mfa.counter_regressed",
             Self::Reauthenticated => "session.reauthenticated",
+            Self::OrganisationsImported => "organisation.imported",
+            Self::OrganisationCreated => "organisation.created",
+            Self::OrganisationUpdated => "organisation.updated",
         }
     }
 }

@@ -132,6 +132,11 @@ impl AuditEvent {
         self
     }
 
+    pub fn organisation(mut self, organisation_id: &str) -> Self {
+        self.organisation_id = Some(organisation_id.to_owned());
+        self
+    }
+
     pub fn client(mut self, client_id: &str) -> Self {
         self.client_id = Some(client_id.to_owned());
         self

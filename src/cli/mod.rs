@@ -1,10 +1,11 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`, `audit verify`, and
-//! the `user`, `client`, `keys` and `mail` administration commands.
+//! the `user`, `client`, `keys`, `mail`, `import` and `org` administration commands.
 //! Each command shares the library code the server uses; failures print one line and exit
 //! non-zero (2 for configuration, 1 for everything else).
 
 mod client;
 mod commands;
+mod directory;
 mod keys;
 mod mail;
 mod user;
@@ -88,6 +89,12 @@ pub enum Command {
     /// Check that email reaches people
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Import organisations from outside sources (GIAS extracts)
+    #[command(subcommand)]
+    Import(directory::ImportCommand),
+    /// Add, change and show organisations (audited, actor "cli")
+    #[command(subcommand)]
+    Org(directory::OrgCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +226,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Client(command) => client::run(&sources, command).await,
             Command::Keys(command) => keys::run(&sources, command).await,
             Command::Mail(command) => mail::run(&sources, command).await,
+            Command::Import(command) => directory::import(&sources, command).await,
+            Command::Org(command) => directory::org(&sources, command).await,
         }
     });
     match outcome {

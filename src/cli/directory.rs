@@ -1,0 +1,241 @@
+//! `gatehouse import gias FILE` and `gatehouse org …`: keeping organisations in step with
+//! GIAS extracts, and adding or correcting one by hand. Audited with actor `cli`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use crate::audit::{Actor, RequestContext};
+use crate::clock::SystemClock;
+use crate::config::Sources;
+use crate::directory::{
+    Directory, DirectoryError, ImportReport, NewOrganisation, OrgKind, OrgStatus,
+    OrganisationChanges,
+};
+use crate::server::open_store;
+use crate::store::OrganisationRow;
+
+use super::Failure;
+use super::commands::load;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Create and update schools and local authorities from a GIAS establishments extract
+    /// (Windows-1252 or UTF-8 CSV); re-importing the same file changes nothing
+    Gias {
+        file: PathBuf,
+        /// Read and check everything, report what would change, save nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Add an organisation by hand
+    Create {
+        /// school, local_authority or other
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        urn: Option<String>,
+        #[arg(long)]
+        ukprn: Option<String>,
+        #[arg(long)]
+        la_code: Option<String>,
+        /// open, closed, proposed_to_close or proposed_to_open
+        #[arg(long, default_value = "open")]
+        status: String,
+        #[arg(long)]
+        town: Option<String>,
+        #[arg(long)]
+        postcode: Option<String>,
+    },
+    /// Change an organisation, named by id, URN or LA code
+    Edit {
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        ukprn: Option<String>,
+        #[arg(long)]
+        la_code: Option<String>,
+        #[arg(long)]
+        town: Option<String>,
+        #[arg(long)]
+        postcode: Option<String>,
+    },
+    /// Show an organisation, named by id, URN or LA code
+    Show { key: String },
+}
+
+fn failed(e: DirectoryError) -> Failure {
+    match e {
+        DirectoryError::Store(e) => Failure {
+            code: 1,
+            message: e.to_string(),
+        },
+        DirectoryError::Field(field, message) => Failure {
+            code: 2,
+            message: format!("--{}: {message}", field.replace('_', "-")),
+        },
+        other => Failure {
+            code: 2,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn status(value: &str) -> Result<OrgStatus, Failure> {
+    OrgStatus::parse(value).ok_or_else(|| Failure {
+        code: 2,
+        message: "--status: use open, closed, proposed_to_close or proposed_to_open".into(),
+    })
+}
+
+async fn directory(sources: &Sources) -> Result<(Directory, crate::store::Store), Failure> {
+    let config = load(sources)?;
+    crate::telemetry::init(config.log_format, "warn");
+    let store = open_store(&config).await?;
+    Ok((Directory::new(store.clone(), Arc::new(SystemClock)), store))
+}
+
+pub async fn import(sources: &Sources, command: ImportCommand) -> Result<(), Failure> {
+    let ImportCommand::Gias { file, dry_run } = command;
+    let bytes = std::fs::read(&file).map_err(|e| Failure {
+        code: 2,
+        message: format!("cannot read {}: {e}", file.display()),
+    })?;
+    let (directory, store) = directory(sources).await?;
+    let outcome = directory
+        .import_gias(&bytes, dry_run, Actor::Cli, &RequestContext::default())
+        .await;
+    store.close().await;
+    let report = outcome.map_err(failed)?;
+    print_report(&file, &report);
+    Ok(())
+}
+
+fn print_report(file: &std::path::Path, report: &ImportReport) {
+    let title = if report.dry_run {
+        " (dry run: nothing was saved)"
+    } else {
+        ""
+    };
+    println!("GIAS import of {}{title}", file.display());
+    println!("  rows read:         {}", report.rows);
+    println!("  created:           {}", report.created);
+    println!("  updated:           {}", report.updated);
+    println!("  closed:            {}", report.closed);
+    println!("  unchanged:         {}", report.unchanged);
+    println!("  rejected:          {}", report.rejected.len());
+    println!(
+        "  local authorities: {} created, {} updated",
+        report.local_authorities_created, report.local_authorities_updated
+    );
+    for r in &report.rejected {
+        println!("line {}: {}", r.line, r.reason);
+    }
+}
+
+pub async fn org(sources: &Sources, command: OrgCommand) -> Result<(), Failure> {
+    let (directory, store) = directory(sources).await?;
+    let outcome = run_org(&directory, command).await;
+    store.close().await;
+    outcome
+}
+
+async fn run_org(directory: &Directory, command: OrgCommand) -> Result<(), Failure> {
+    let ctx = RequestContext::default();
+    let row = match command {
+        OrgCommand::Create {
+            kind,
+            name,
+            urn,
+            ukprn,
+            la_code,
+            status: s,
+            town,
+            postcode,
+        } => {
+            let kind = OrgKind::parse(&kind).ok_or_else(|| Failure {
+                code: 2,
+                message: "--kind: use school, local_authority or other".into(),
+            })?;
+            let new = NewOrganisation {
+                kind,
+                name,
+                urn,
+                ukprn,
+                la_code,
+                status: status(&s)?,
+                town,
+                postcode,
+            };
+            let row = directory
+                .create_organisation(new, Actor::Cli, &ctx)
+                .await
+                .map_err(failed)?;
+            println!("Created {} ({})", row.name, row.id);
+            row
+        }
+        OrgCommand::Edit {
+            key,
+            name,
+            status: s,
+            ukprn,
+            la_code,
+            town,
+            postcode,
+        } => {
+            let changes = OrganisationChanges {
+                name,
+                status: s.as_deref().map(status).transpose()?,
+                ukprn,
+                la_code,
+                town,
+                postcode,
+            };
+            let row = directory
+                .update_organisation(&key, changes, Actor::Cli, &ctx)
+                .await
+                .map_err(failed)?;
+            println!("Saved {} ({})", row.name, row.id);
+            row
+        }
+        OrgCommand::Show { key } => directory
+            .find(&key)
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| failed(DirectoryError::NotFound))?,
+    };
+    print_organisation(&row);
+    Ok(())
+}
+
+fn print_organisation(row: &OrganisationRow) {
+    let field = |label: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            println!("  {label:<13}{value}");
+        }
+    };
+    println!("{}", row.name);
+    field("id", Some(&row.id));
+    field("kind", Some(&row.kind));
+    field("status", Some(&row.status));
+    field("URN", row.urn.as_deref());
+    field("UKPRN", row.ukprn.as_deref());
+    field("LA code", row.la_code.as_deref());
+    field("type", row.type_name.as_deref());
+    field("phase", row.phase_name.as_deref());
+    field("town", row.town.as_deref());
+    field("postcode", row.postcode.as_deref());
+    field("opened", row.opened_on.as_deref());
+    field("closed", row.closed_on.as_deref());
+    field("source", Some(&row.source));
+}
