@@ -47,6 +47,13 @@ pub enum Action {
     OrganisationsImported,
     OrganisationCreated,
     OrganisationUpdated,
+    MembershipAdded,
+    MembershipRemoved,
+    RoleDefined,
+    RoleRemoved,
+    ServiceRestricted,
+    AccessGranted,
+    AccessRevoked,
 }
 
 impl Action {
@@ -92,6 +99,13 @@ impl Action {
         Action::OrganisationsImported,
         Action::OrganisationCreated,
         Action::OrganisationUpdated,
+        Action::MembershipAdded,
+        Action::MembershipRemoved,
+        Action::RoleDefined,
+        Action::RoleRemoved,
+        Action::ServiceRestricted,
+        Action::AccessGranted,
+        Action::AccessRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +151,13 @@ impl Action {
             Self::OrganisationsImported => "organisation.imported",
             Self::OrganisationCreated => "organisation.created",
             Self::OrganisationUpdated => "organisation.updated",
+            Self::MembershipAdded => "membership.added",
+            Self::MembershipRemoved => "membership.removed",
+            Self::RoleDefined => "service_role.defined",
+            Self::RoleRemoved => "service_role.removed",
+            Self::ServiceRestricted => "service.organisation_kinds_set",
+            Self::AccessGranted => "access.granted",
+            Self::AccessRevoked => "access.revoked",
         }
     }
 }

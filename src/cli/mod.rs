@@ -1,8 +1,10 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`, `audit verify`, and
-//! the `user`, `client`, `keys`, `mail`, `import` and `org` administration commands.
+//! the `user`, `client`, `keys`, `mail`, `import`, `org`, `member`, `role` and `access`
+//! administration commands.
 //! Each command shares the library code the server uses; failures print one line and exit
 //! non-zero (2 for configuration, 1 for everything else).
 
+mod access;
 mod client;
 mod commands;
 mod directory;
@@ -95,6 +97,15 @@ pub enum Command {
     /// Add, change and show organisations (audited, actor "cli")
     #[command(subcommand)]
     Org(directory::OrgCommand),
+    /// Add people to organisations as members or approvers, or remove them
+    #[command(subcommand)]
+    Member(access::MemberCommand),
+    /// Define the roles a service offers
+    #[command(subcommand)]
+    Role(access::RoleCommand),
+    /// Grant, revoke and show who may use which service at which organisation
+    #[command(subcommand)]
+    Access(access::AccessCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +239,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Mail(command) => mail::run(&sources, command).await,
             Command::Import(command) => directory::import(&sources, command).await,
             Command::Org(command) => directory::org(&sources, command).await,
+            Command::Member(command) => access::member(&sources, command).await,
+            Command::Role(command) => access::role(&sources, command).await,
+            Command::Access(command) => access::access(&sources, command).await,
         }
     });
     match outcome {

@@ -4,9 +4,11 @@
 
 pub mod gias;
 mod import;
+mod memberships;
 mod organisations;
 
 pub use import::ImportReport;
+pub use memberships::{Access, Level};
 pub use organisations::{NewOrganisation, OrganisationChanges};
 
 use crate::clock::SharedClock;
