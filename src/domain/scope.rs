@@ -4,14 +4,22 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// The scopes a service may be allowed and a person may be asked for.
-pub const KNOWN_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub const KNOWN_SCOPES: [&str; 5] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "organisation",
+];
 
 /// A set of known scopes, kept sorted so equal sets compare and print equally.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scopes(BTreeSet<String>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?}; known scopes are openid, profile, email and offline_access")]
+#[error(
+    "unknown scope {0:?}; known scopes are openid, profile, email, offline_access and organisation"
+)]
 pub struct UnknownScope(pub String);
 
 impl Scopes {

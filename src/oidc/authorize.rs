@@ -16,6 +16,7 @@ use crate::auth::mfa::Amr;
 use crate::auth::session::{hash_secret, random_hex_256};
 use crate::crypto::verify_jwt;
 use crate::domain::Scopes;
+use crate::store::OrganisationRow;
 use crate::store::StoreError;
 
 /// How the code goes back to the service (OAuth 2.0 Multiple Response Types §2.1,
@@ -52,6 +53,9 @@ pub struct AuthorizationRequest {
     pub acr_values: Option<String>,
     /// The `sub` of a valid `id_token_hint`.
     pub hint_sub: Option<String>,
+    /// With the `organisation` scope: the organisation the person chose to act for.
+    #[serde(default)]
+    pub organisation_id: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -97,6 +101,10 @@ impl From<StoreError> for AuthorizeError {
 #[derive(Debug)]
 pub enum Next {
     SignIn,
+    /// The person has access to the service at several organisations: they choose one.
+    ChooseOrganisation(Vec<OrganisationRow>),
+    /// The person has no access to the service at any organisation: no token.
+    NoAccess,
     /// Signed in, but the service needs a second factor the session has not shown.
     SecondFactor,
     Consent,
@@ -263,6 +271,7 @@ impl Oidc {
                 login_hint,
                 acr_values,
                 hint_sub,
+                organisation_id: None,
             },
         ))
     }
@@ -327,6 +336,29 @@ impl Oidc {
         Ok(Some((client, request, created_at)))
     }
 
+    /// Records the organisation the person chose for a pending request, if they may act for
+    /// it there; false otherwise (or when the request has gone).
+    pub async fn choose_organisation(
+        &self,
+        id: &str,
+        client: &Client,
+        request: &AuthorizationRequest,
+        user_id: &str,
+        organisation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let access = self.store.access_organisations(user_id, &client.id).await?;
+        if !access.iter().any(|o| o.id == organisation_id) {
+            return Ok(false);
+        }
+        let mut chosen = request.clone();
+        chosen.organisation_id = Some(organisation_id.to_owned());
+        let json =
+            serde_json::to_string(&chosen).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store
+            .update_authorization_request(&hash_secret(id), &json, self.clock.now())
+            .await
+    }
+
     /// Given who is signed in, what the request needs next (OIDC Core §3.1.2.3–§3.1.2.4).
     pub async fn next_step(
         &self,
@@ -373,6 +405,34 @@ impl Oidc {
             } else {
                 Next::SecondFactor
             });
+        }
+        if request.scopes().contains("organisation") {
+            let access = self
+                .store
+                .access_organisations(&session.user.id, &client.id)
+                .await?;
+            let chosen = request
+                .organisation_id
+                .as_deref()
+                .is_some_and(|id| access.iter().any(|o| o.id == id));
+            let must_choose = access.len() > 1 || request.prompt.select_account;
+            if access.is_empty() || (!chosen && must_choose) {
+                if request.prompt.none {
+                    return Ok(Next::Fail(OAuthError::new(
+                        if access.is_empty() {
+                            OAuthErrorCode::AccessDenied
+                        } else {
+                            OAuthErrorCode::InteractionRequired
+                        },
+                        "the person must choose an organisation, or has no access",
+                    )));
+                }
+                return Ok(if access.is_empty() {
+                    Next::NoAccess
+                } else {
+                    Next::ChooseOrganisation(access)
+                });
+            }
         }
         let scopes = request.scopes();
         let consented = if request.prompt.consent {

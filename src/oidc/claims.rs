@@ -13,6 +13,12 @@ use crate::store::UserRow;
 pub struct IdClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// With the `organisation` scope: the organisation acted for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<serde_json::Value>,
+    /// With the `organisation` scope: the person's roles there in this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 impl AdditionalClaims for IdClaims {}

@@ -98,6 +98,25 @@ impl Oidc {
         let grant_id = random_hex_256().map_err(|_| OAuthError::server_error())?;
         let scopes = request.scopes();
         let user = session.user.user_id();
+        let organisation_id = if scopes.contains("organisation") {
+            // Checked again here: access may have ended since the choice was made.
+            let access = self
+                .store
+                .access_organisations(&session.user.id, &client.id)
+                .await?;
+            match request.organisation_id.as_deref() {
+                Some(id) if access.iter().any(|o| o.id == id) => Some(id.to_owned()),
+                None if access.len() == 1 => Some(access[0].id.clone()),
+                _ => {
+                    return Err(OAuthError::new(
+                        OAuthErrorCode::AccessDenied,
+                        "the person has no access to this service at that organisation",
+                    ));
+                }
+            }
+        } else {
+            None
+        };
         let grant = GrantRow {
             id: grant_id[..32].to_owned(),
             client_id: client.id.clone(),
@@ -115,6 +134,7 @@ impl Oidc {
                 + chrono::Duration::from_std(client.refresh_token_ttl).unwrap_or_default())
             .timestamp_millis(),
             revoked_at: None,
+            organisation_id,
         };
         let mut tx = self.store.begin().await?;
         if !self

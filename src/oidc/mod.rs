@@ -12,6 +12,7 @@ mod consent;
 mod error;
 mod introspect;
 mod logout;
+mod organisation;
 mod tokens;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, Next, Prompt, ResponseMode};
@@ -23,6 +24,7 @@ pub use codes::{ACR_MFA, ACR_PASSWORD, IssuedCode};
 pub use error::{OAuthError, OAuthErrorCode};
 pub use introspect::{AccessTokenInfo, Introspection};
 pub use logout::{EndSession, deliver_due_notices, logout_http_client};
+pub use organisation::{OrganisationClaims, add_to as add_organisation_claims};
 pub use tokens::TokenResponse;
 
 use crate::clock::SharedClock;

@@ -137,6 +137,7 @@ impl Oidc {
             None,
             now,
         )
+        .await
     }
 
     /// Rotates a refresh token (RFC 6749 §6, RFC 9700 §4.14.2): a rotated token presented
@@ -200,6 +201,7 @@ impl Oidc {
         let refresh = self.new_refresh_token(&mut tx, client, &grant, now).await?;
         tx.commit().await?;
         self.mint(client, &grant, &user, None, refresh, narrowed, now)
+            .await
     }
 
     /// A token for the service itself (RFC 6749 §4.4); `sub` is its client id
@@ -326,7 +328,7 @@ impl Oidc {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn mint(
+    async fn mint(
         &self,
         client: &Client,
         grant: &GrantRow,
@@ -340,9 +342,15 @@ impl Oidc {
             Some(s) => s,
             None => grant_scopes(grant)?,
         };
+        let organisation = if scopes.contains("organisation") {
+            self.organisation_claims(grant).await?
+        } else {
+            None
+        };
         let access_token = self.access_token(client, &user.id, &scopes, Some(grant), now)?;
         let id_token = if scopes.contains("openid") {
-            Some(self.id_token(client, grant, user, &scopes, nonce, &access_token, now)?)
+            let ids = (nonce, access_token.as_str());
+            Some(self.id_token(client, grant, user, &scopes, ids, organisation, now)?)
         } else {
             None
         };
@@ -394,8 +402,8 @@ impl Oidc {
         grant: &GrantRow,
         user: &UserRow,
         scopes: &Scopes,
-        nonce: Option<&str>,
-        access_token: &str,
+        (nonce, access_token): (Option<&str>, &str),
+        organisation: Option<super::OrganisationClaims>,
         now: DateTime<Utc>,
     ) -> Result<String, OAuthError> {
         let key = self
@@ -432,6 +440,8 @@ impl Oidc {
             standard,
             IdClaims {
                 sid: Some(grant.sid.clone()),
+                roles: organisation.as_ref().map(|o| o.roles.clone()),
+                organisation: organisation.map(|o| o.organisation),
             },
         )
         .set_authorized_party(Some(openidconnect::ClientId::new(client.id.clone())))

@@ -12,6 +12,9 @@ const REQUEST: &str = "SELECT request, created_at FROM authorization_requests \
 /// Consumes a pending request: whoever deletes it first is the only one to go on.
 const TAKE_REQUEST: &str =
     "DELETE FROM authorization_requests WHERE id_hash = $1 AND expires_at > $2";
+/// Records a choice made while the request waits (the organisation to act for).
+const UPDATE_REQUEST: &str = "UPDATE authorization_requests SET request = $2 \
+     WHERE id_hash = $1 AND expires_at > $3";
 const DELETE_EXPIRED_REQUESTS: &str = "DELETE FROM authorization_requests WHERE expires_at <= $1";
 
 const CONSENT: &str = "SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2";
@@ -73,6 +76,25 @@ impl Store {
     }
 
     /// Removes a pending request; `false` if someone else already did (or it expired).
+    /// Rewrites a pending request's parameters; false if it has gone.
+    pub async fn update_authorization_request(
+        &self,
+        id_hash: &str,
+        request: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self, write, |pool| {
+            sqlx::query(UPDATE_REQUEST)
+                .bind(id_hash)
+                .bind(request)
+                .bind(millis(now))
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
+
     pub async fn take_authorization_request(
         &self,
         tx: &mut Tx,

@@ -27,6 +27,8 @@ pub struct GrantRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// With the `organisation` scope: the organisation the grant was made for.
+    pub organisation_id: Option<String>,
 }
 
 /// A code as it was when its one redemption consumed it.
@@ -52,14 +54,14 @@ pub enum Redemption<T> {
 macro_rules! grant_columns {
     () => {
         "id, client_id, user_id, session_hash, sid, scopes, offline, auth_time, amr, acr, \
-         created_at, expires_at, revoked_at"
+         created_at, expires_at, revoked_at, organisation_id"
     };
 }
 
 const INSERT_GRANT: &str = concat!(
     "INSERT INTO grants (",
     grant_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13)"
 );
 const GRANT: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
 const REVOKE_GRANT: &str = "UPDATE grants SET revoked_at = $2, revoked_reason = $3 \
@@ -165,6 +167,7 @@ impl Store {
                 .bind(&g.acr)
                 .bind(g.created_at)
                 .bind(g.expires_at)
+                .bind(&g.organisation_id)
                 .execute(conn)
                 .await?;
         });

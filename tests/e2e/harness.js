@@ -126,6 +126,10 @@ export async function startServer({ localhost = false } = {}) {
       }
       throw new Error(`no email with a ${path} link arrived`);
     },
+    /** Runs any `gatehouse` command against this server's database; resolves to its output. */
+    gatehouse(args) {
+      return cli(dir, dbUrl, args);
+    },
     /** Registers a service with `gatehouse client create … --json`; returns its JSON. */
     async createClient(args) {
       return JSON.parse(await cli(dir, dbUrl, ['client', 'create', ...args, '--json']));

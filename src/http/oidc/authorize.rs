@@ -157,6 +157,17 @@ async fn proceed(
         (Next::Consent, Some(session)) => {
             super::consent::page(state, jar, request_id, client, request, &session)
         }
+        (Next::ChooseOrganisation(orgs), Some(_)) => super::organisation::choose_page(
+            state,
+            jar,
+            request_id,
+            client,
+            &orgs,
+            crate::http::forms::FormErrors::default(),
+        ),
+        (Next::NoAccess, Some(session)) => {
+            super::organisation::no_access(state, client, &session).await
+        }
         (Next::SecondFactor, Some(_)) => {
             // Step-up: a second factor, not the password again (or set-up if there is none).
             let back = return_to::encode(&resume_path(request_id));

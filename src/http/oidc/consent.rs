@@ -37,6 +37,7 @@ fn scope_words(scope: &str) -> Option<&'static str> {
         "profile" => Some("see your name"),
         "email" => Some("see your email address"),
         "offline_access" => Some("keep access to these details when you are not using it"),
+        "organisation" => Some("see which organisation you are acting for, and your roles there"),
         _ => None,
     }
 }

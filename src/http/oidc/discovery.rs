@@ -53,7 +53,7 @@ type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-const CLAIMS: [&str; 16] = [
+const CLAIMS: [&str; 18] = [
     "iss",
     "sub",
     "aud",
@@ -70,6 +70,8 @@ const CLAIMS: [&str; 16] = [
     "given_name",
     "family_name",
     "name",
+    "organisation",
+    "roles",
 ];
 
 const AUTH_METHODS: [&str; 3] = [

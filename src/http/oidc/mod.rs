@@ -7,6 +7,7 @@ mod consent;
 mod discovery;
 mod end_session;
 mod introspect;
+mod organisation;
 mod responses;
 mod token;
 mod userinfo;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/authorize/resume", get(authorize::resume))
         .route("/authorize/consent", post(consent::decide))
+        .merge(organisation::router())
         .route("/token", post(token::token))
         .route("/userinfo", get(userinfo::get).post(userinfo::post))
         .route("/introspect", post(introspect::introspect))

@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::client_auth::Params;
 use super::responses::{bearer_error, json_no_store, oauth_error};
 use crate::http::AppState;
-use crate::oidc::{OAuthError, user_claims};
+use crate::oidc::{OAuthError, add_organisation_claims, user_claims};
 
 pub async fn get(
     State(state): State<AppState>,
@@ -96,7 +96,17 @@ async fn respond(state: &AppState, token: Option<&str>) -> Response {
                     "the token was not issued with the openid scope",
                 );
             }
-            json_no_store(StatusCode::OK, user_claims(&user, &scopes))
+            let mut claims = user_claims(&user, &scopes);
+            if scopes.contains("organisation")
+                && let Some(gid) = &info.gid
+            {
+                match state.oidc.userinfo_organisation(gid).await {
+                    Ok(Some(org)) => add_organisation_claims(&mut claims, org),
+                    Ok(None) => {}
+                    Err(e) => return oauth_error(OAuthError::from(e)),
+                }
+            }
+            json_no_store(StatusCode::OK, claims)
         }
         Ok(Some((_, None))) => bearer_error(
             StatusCode::FORBIDDEN,
