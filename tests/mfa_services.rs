@@ -19,6 +19,7 @@ use openidconnect::{
 both_engines!(
     a_service_that_needs_mfa_takes_people_through_set_up_first,
     acr_values_make_a_signed_in_person_step_up_with_a_second_factor,
+    approvers_must_use_two_step_verification,
 );
 
 const EMAIL: &str = "ioana.roberts@school.example";
@@ -281,4 +282,77 @@ async fn acr_values_make_a_signed_in_person_step_up_with_a_second_factor(engine:
         discovery["acr_values_supported"],
         serde_json::json!(["urn:gatehouse:acr:password", MFA])
     );
+}
+
+async fn approvers_must_use_two_step_verification(engine: Engine) {
+    use gatehouse::audit::{Actor, RequestContext};
+    use gatehouse::directory::{Directory, Level, NewOrganisation, OrgKind, OrgStatus};
+    let app = TestApp::spawn(engine).await;
+    let id = app.create_user(EMAIL, PASSWORD).await;
+    let user = app.store.user_by_id(&id).await.unwrap().unwrap();
+    let directory = Directory::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    let ctx = RequestContext::default();
+    let school = directory
+        .create_organisation(
+            NewOrganisation {
+                kind: OrgKind::School,
+                name: "Oakhurst Primary School".into(),
+                urn: Some("123456".into()),
+                ukprn: None,
+                la_code: Some("801".into()),
+                status: OrgStatus::Open,
+                town: None,
+                postcode: None,
+            },
+            Actor::Cli,
+            &ctx,
+        )
+        .await
+        .unwrap();
+    directory
+        .add_member(&user, &school.id, Level::Approver, Actor::Cli, &ctx)
+        .await
+        .unwrap();
+    let service = app.register(Spec::confidential("pupil-records")).await;
+    let rp = app.rp(&service).await;
+
+    // Straight from the password to set-up.
+    let me = app.browser();
+    let answer = me.sign_in(EMAIL, PASSWORD).await;
+    assert_eq!(
+        location(&answer),
+        "/account/security/required?return_to=%2Faccount"
+    );
+    // No token for any service until then.
+    let started = start(&rp, None, false);
+    let (at, _) = follow(&me, started.url.as_str()).await.unwrap_err();
+    assert!(at.starts_with("/account/security/required"), "{at}");
+
+    let (device, added) = me.add_app(&app, "Phone").await;
+    assert_eq!(added.status(), 200);
+    let back = follow(&me, started.url.as_str()).await.unwrap();
+    let claims = tokens(&app, &rp, &back, started).await;
+    assert_eq!(claims.auth_context_ref().unwrap().as_str(), MFA);
+
+    // The last method cannot be removed while they are an approver.
+    let page = me.get("/account/security").await.text().await.unwrap();
+    let removed = me
+        .post(
+            "/account/security/remove",
+            &[
+                ("csrf_token", &csrf_in(&page)),
+                ("kind", "authenticator_app"),
+                ("id", &value_of(&page, "id")),
+            ],
+        )
+        .await;
+    assert_eq!(removed.status(), 422);
+    assert!(
+        removed
+            .text()
+            .await
+            .unwrap()
+            .contains("You cannot remove your last sign-in method")
+    );
+    let _ = device;
 }

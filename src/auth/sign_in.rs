@@ -45,6 +45,8 @@ pub struct SignedIn {
     /// The session's cookie value, or the pending sign-in's when `second_step` is set.
     pub token: SessionToken,
     pub second_step: bool,
+    /// Policy requires a second factor this person has not set up: set-up comes next.
+    pub must_set_up_mfa: bool,
 }
 
 impl Auth {
@@ -151,6 +153,7 @@ impl Auth {
             None => None,
         };
         let has_mfa = self.factors(id.as_str()).await?.has_mfa();
+        let must_set_up_mfa = !has_mfa && self.store.is_approver(id.as_str()).await?;
         let mut tx = self.store.begin().await?;
         if has_mfa {
             // The password was right, but nothing is reachable until the second factor.
@@ -165,6 +168,7 @@ impl Auth {
                 user_id: id.clone(),
                 token,
                 second_step: true,
+                must_set_up_mfa: false,
             });
         }
         self.store
@@ -182,6 +186,7 @@ impl Auth {
             user_id: id.clone(),
             token,
             second_step: false,
+            must_set_up_mfa,
         })
     }
 

@@ -144,6 +144,11 @@ async fn submit(
                     .session(signed_in.token.cookie_value().to_owned()),
             );
             let jar = csrf::rotate(jar, state.cookies)?;
+            if signed_in.must_set_up_mfa {
+                let back = return_to::encode(&return_to);
+                let to = format!("/account/security/required?return_to={back}");
+                return Ok((jar, Redirect::to(&to)).into_response());
+            }
             Ok((jar, Redirect::to(&return_to)).into_response())
         }
         Err(SignInError::Refused(_)) => {

@@ -395,7 +395,9 @@ impl Oidc {
                 "the person signed in is not the one in id_token_hint",
             )));
         }
-        let wants_mfa = client.mfa_required || request.asks_for_mfa();
+        let wants_mfa = client.mfa_required
+            || request.asks_for_mfa()
+            || self.store.is_approver(&session.user.id).await?;
         if wants_mfa && !Amr::from_json(&session.session.amr).is_mfa() {
             return Ok(if request.prompt.none {
                 Next::Fail(OAuthError::new(

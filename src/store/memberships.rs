@@ -64,6 +64,8 @@ const ACCESS_ROLES: &str = "SELECT role_code FROM service_access_roles WHERE use
 const MEMBERSHIPS_OF: &str = "SELECT m.user_id, m.organisation_id, m.level, m.status, \
      m.created_at, m.updated_at FROM memberships m JOIN organisations o \
      ON o.id = m.organisation_id WHERE m.user_id = $1 ORDER BY o.name";
+const IS_APPROVER: &str = "SELECT COUNT(*) FROM memberships WHERE user_id = $1 \
+     AND level = 'approver' AND status = 'approved'";
 const APPROVERS: &str = "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
      WHERE m.organisation_id = $1 AND m.level = 'approver' AND m.status = 'approved' \
      AND u.status = 'active' ORDER BY u.family_name, u.given_name";
@@ -127,6 +129,17 @@ impl Store {
                 .bind(user_id)
                 .fetch_all(pool)
                 .await?
+        }))
+    }
+
+    /// Whether someone is an approver anywhere (approvers must use 2-step verification).
+    pub async fn is_approver(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_scalar::<_, i64>(IS_APPROVER)
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+                > 0
         }))
     }
 

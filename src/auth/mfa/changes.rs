@@ -32,11 +32,10 @@ impl Auth {
         }
     }
 
-    /// Whether policy says this person must keep a second factor. Roles that demand one
-    /// (approvers, helpdesk, admins) arrive with organisations and staff; until then no
-    /// account is forced to keep one.
-    pub fn mfa_required_for(&self, _user: &UserRow) -> bool {
-        false
+    /// Whether policy says this person must use a second factor (PRODUCT.md "Policies"):
+    /// approvers of any organisation must (helpdesk and admin roles join with staff roles).
+    pub async fn mfa_required_for(&self, user: &UserRow) -> Result<bool, AuthError> {
+        Ok(self.store.is_approver(&user.id).await?)
     }
 
     /// Re-enters the password to allow a change of sign-in methods for five minutes.
@@ -264,6 +263,7 @@ impl Auth {
     ) -> Result<String, MfaError> {
         self.require_recent(current)?;
         let user = &current.user;
+        let required = self.mfa_required_for(user).await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let removed = if kind == "authenticator_app" {
@@ -286,7 +286,7 @@ impl Auth {
             .await?
             .is_empty();
         if !apps_left && !keys_left {
-            if self.mfa_required_for(user) {
+            if required {
                 return Err(MfaError::LastFactorRequired);
             }
             // Recovery codes only recover a second factor; with none left they go too.
