@@ -54,6 +54,8 @@ pub enum Action {
     ServiceRestricted,
     AccessGranted,
     AccessRevoked,
+    MigrationImported,
+    MigrationInvited,
 }
 
 impl Action {
@@ -106,6 +108,8 @@ impl Action {
         Action::ServiceRestricted,
         Action::AccessGranted,
         Action::AccessRevoked,
+        Action::MigrationImported,
+        Action::MigrationInvited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +162,8 @@ impl Action {
             Self::ServiceRestricted => "service.organisation_kinds_set",
             Self::AccessGranted => "access.granted",
             Self::AccessRevoked => "access.revoked",
+            Self::MigrationImported => "migration.imported",
+            Self::MigrationInvited => "migration.invited",
         }
     }
 }

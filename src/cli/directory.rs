@@ -29,6 +29,16 @@ pub enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Bring people over from an Authentix contact export: invited accounts, memberships,
+    /// approvers and service access (no invitation is sent; see `gatehouse migration`)
+    Authentix {
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        /// Map a legacy service code to a service's client id, e.g. --service sdt=school-data
+        #[arg(long = "service", value_name = "CODE=CLIENT_ID")]
+        services: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,20 +115,81 @@ async fn directory(sources: &Sources) -> Result<(Directory, crate::store::Store)
     Ok((Directory::new(store.clone(), Arc::new(SystemClock)), store))
 }
 
-pub async fn import(sources: &Sources, command: ImportCommand) -> Result<(), Failure> {
-    let ImportCommand::Gias { file, dry_run } = command;
-    let bytes = std::fs::read(&file).map_err(|e| Failure {
+fn read_file(file: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(file).map_err(|e| Failure {
         code: 2,
         message: format!("cannot read {}: {e}", file.display()),
-    })?;
-    let (directory, store) = directory(sources).await?;
-    let outcome = directory
-        .import_gias(&bytes, dry_run, Actor::Cli, &RequestContext::default())
-        .await;
-    store.close().await;
-    let report = outcome.map_err(failed)?;
-    print_report(&file, &report);
+    })
+}
+
+pub async fn import(sources: &Sources, command: ImportCommand) -> Result<(), Failure> {
+    match command {
+        ImportCommand::Gias { file, dry_run } => {
+            let bytes = read_file(&file)?;
+            let (directory, store) = directory(sources).await?;
+            let outcome = directory
+                .import_gias(&bytes, dry_run, Actor::Cli, &RequestContext::default())
+                .await;
+            store.close().await;
+            let report = outcome.map_err(failed)?;
+            print_report(&file, &report);
+        }
+        ImportCommand::Authentix {
+            file,
+            dry_run,
+            services,
+        } => {
+            let mut map = std::collections::HashMap::new();
+            for pair in services {
+                let (code, client) = pair.split_once('=').ok_or_else(|| Failure {
+                    code: 2,
+                    message: format!("--service {pair:?}: write it as CODE=CLIENT_ID"),
+                })?;
+                map.insert(code.trim().to_lowercase(), client.trim().to_owned());
+            }
+            let bytes = read_file(&file)?;
+            let (directory, store) = directory(sources).await?;
+            let outcome = directory
+                .import_authentix(
+                    &bytes,
+                    &map,
+                    dry_run,
+                    Actor::Cli,
+                    &RequestContext::default(),
+                )
+                .await;
+            store.close().await;
+            let report = outcome.map_err(failed)?;
+            print_migration(&file, &report);
+        }
+    }
     Ok(())
+}
+
+fn print_migration(file: &std::path::Path, report: &crate::directory::MigrationReport) {
+    let title = if report.dry_run {
+        " (dry run: nothing was saved)"
+    } else {
+        ""
+    };
+    println!("Authentix import of {}{title}", file.display());
+    println!("  rows read:         {}", report.rows);
+    println!("  accounts created:  {}", report.accounts_created);
+    println!("  accounts existing: {}", report.accounts_existing);
+    println!("  memberships:       {}", report.memberships);
+    println!("  approvers:         {}", report.approvers);
+    println!("  access granted:    {}", report.access_granted);
+    println!("  rejected:          {}", report.rejected.len());
+    for (code, lines) in &report.unknown_services {
+        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+        println!(
+            "unknown service code {code:?} (no such service) on lines {}",
+            lines.join(", ")
+        );
+    }
+    for r in &report.rejected {
+        println!("line {}: {}", r.line, r.reason);
+    }
 }
 
 fn print_report(file: &std::path::Path, report: &ImportReport) {

@@ -1,6 +1,6 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`, `audit verify`, and
-//! the `user`, `client`, `keys`, `mail`, `import`, `org`, `member`, `role` and `access`
-//! administration commands.
+//! the `user`, `client`, `keys`, `mail`, `import`, `org`, `member`, `role`, `access`
+//! and `migration` administration commands.
 //! Each command shares the library code the server uses; failures print one line and exit
 //! non-zero (2 for configuration, 1 for everything else).
 
@@ -10,6 +10,7 @@ mod commands;
 mod directory;
 mod keys;
 mod mail;
+mod migration;
 mod user;
 
 use std::path::PathBuf;
@@ -106,6 +107,9 @@ pub enum Command {
     /// Grant, revoke and show who may use which service at which organisation
     #[command(subcommand)]
     Access(access::AccessCommand),
+    /// Invite people brought over from Authentix in waves, remind them, see progress
+    #[command(subcommand)]
+    Migration(migration::MigrationCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +246,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Member(command) => access::member(&sources, command).await,
             Command::Role(command) => access::role(&sources, command).await,
             Command::Access(command) => access::access(&sources, command).await,
+            Command::Migration(command) => migration::run(&sources, command).await,
         }
     });
     match outcome {

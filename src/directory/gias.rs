@@ -132,7 +132,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Result<Establishment, Rejected>>, ReadEr
 }
 
 /// The line a record starting at byte `start` is on (line breaks before it, plus one).
-fn line_of(text: &str, start: usize) -> u64 {
+pub(super) fn line_of(text: &str, start: usize) -> u64 {
     let bytes = text.as_bytes();
     let mut start = start.min(bytes.len());
     while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {

@@ -2,13 +2,16 @@
 //! extracts and editable by administrators. (Memberships, roles and the organisation people
 //! choose at sign-in build on this.) No HTTP here.
 
+pub mod authentix;
 pub mod gias;
 mod import;
 mod memberships;
+mod migration;
 mod organisations;
 
 pub use import::ImportReport;
 pub use memberships::{Access, Level};
+pub use migration::MigrationReport;
 pub use organisations::{NewOrganisation, OrganisationChanges};
 
 use crate::clock::SharedClock;

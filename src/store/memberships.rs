@@ -45,6 +45,8 @@ const INSERT_ORG_KIND: &str =
 const UPSERT_ACCESS: &str = "INSERT INTO service_access (user_id, organisation_id, client_id, \
      created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, organisation_id, client_id) \
      DO NOTHING";
+/// Gives access without touching roles already held (a re-run of a migration).
+const ENSURE_ACCESS: &str = UPSERT_ACCESS;
 const DELETE_ACCESS_ROLES: &str = "DELETE FROM service_access_roles WHERE user_id = $1 \
      AND organisation_id = $2 AND client_id = $3";
 const INSERT_ACCESS_ROLE: &str = "INSERT INTO service_access_roles (user_id, organisation_id, \
@@ -263,6 +265,44 @@ impl Store {
             }
         });
         Ok(())
+    }
+
+    /// Gives access if it is not already there (roles held are left alone); true if new.
+    pub async fn ensure_access(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        organisation_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(on_tx!(tx, |conn| {
+            sqlx::query(ENSURE_ACCESS)
+                .bind(user_id)
+                .bind(organisation_id)
+                .bind(client_id)
+                .bind(now)
+                .execute(conn)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
+
+    /// A membership read inside `tx`.
+    pub async fn membership_in(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        organisation_id: &str,
+    ) -> Result<Option<MembershipRow>, StoreError> {
+        Ok(on_tx!(tx, |conn| {
+            sqlx::query_as::<_, MembershipRow>(MEMBERSHIP)
+                .bind(user_id)
+                .bind(organisation_id)
+                .fetch_optional(conn)
+                .await?
+        }))
     }
 
     /// Removes a person's access to a service at an organisation; false if there was none.

@@ -13,6 +13,7 @@ mod error;
 mod grants;
 mod logout_notices;
 mod memberships;
+mod migration;
 mod organisations;
 mod outbox;
 mod pending_sign_ins;
