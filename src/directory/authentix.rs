@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::clean_text;
-use super::gias::{Rejected, decode, line_of};
+use super::gias::{Lines, Rejected, decode};
 use crate::domain::Email;
 
 /// Where a contact works: a school by URN or a local authority by LA code.
@@ -71,13 +71,14 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Result<Contact, Rejected>>, ReadError> {
         }
     }
     let mut rows = Vec::new();
+    let mut lines = Lines::new(&text);
     for (index, record) in reader.records().enumerate() {
         let line = record
             .as_ref()
             .ok()
             .and_then(|r| r.position())
             .and_then(|p| usize::try_from(p.byte()).ok())
-            .map_or(index as u64 + 2, |start| line_of(&text, start));
+            .map_or(index as u64 + 2, |start| lines.of(start));
         let row = match record {
             Ok(record) => {
                 let get = |name: &str| {

@@ -103,16 +103,15 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Result<Establishment, Rejected>>, ReadEr
         }
     }
     let mut rows = Vec::new();
+    let mut lines = Lines::new(&text);
     for (index, record) in reader.records().enumerate() {
-        // Line numbers as a person sees them in an editor: the header is line 1. Counted
-        // from the record's byte offset (after CRLF, the csv crate's offset and line count
-        // both stop one short, on the line feed).
+        // Line numbers as a person sees them in an editor: the header is line 1.
         let line = record
             .as_ref()
             .ok()
             .and_then(|r| r.position())
             .and_then(|p| usize::try_from(p.byte()).ok())
-            .map_or(index as u64 + 2, |start| line_of(&text, start));
+            .map_or(index as u64 + 2, |start| lines.of(start));
         let row = match record {
             Ok(record) => {
                 let fields = Fields {
@@ -131,14 +130,39 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Result<Establishment, Rejected>>, ReadEr
     Ok(rows)
 }
 
-/// The line a record starting at byte `start` is on (line breaks before it, plus one).
-pub(super) fn line_of(text: &str, start: usize) -> u64 {
-    let bytes = text.as_bytes();
-    let mut start = start.min(bytes.len());
-    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-        start += 1;
+/// Line numbers of records by their byte offsets, counted once from the last record (so
+/// reading a file stays linear in its size).
+pub(super) struct Lines<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
     }
-    bytes[..start].iter().filter(|b| **b == b'\n').count() as u64 + 1
+
+    /// The line a record starting at byte `start` is on (after CRLF the csv crate's offset
+    /// stops one short, on the line feed, so line breaks at `start` are skipped).
+    pub(super) fn of(&mut self, start: usize) -> u64 {
+        let mut start = start.min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start >= self.at {
+            self.line += self.text[self.at..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.at = start;
+        }
+        self.line
+    }
 }
 
 /// One record's fields by column heading.
