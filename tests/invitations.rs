@@ -14,6 +14,7 @@ const EMAIL: &str = "sam.okafor@school.example";
 const PASSWORD: &str = "violet kettle marathon lighthouse";
 
 both_engines!(
+    an_approver_sets_up_two_step_verification_on_activation,
     invite_activate_and_sign_in,
     a_second_invitation_replaces_the_first_link,
     invitations_refuse_bad_input_and_second_accounts,
@@ -223,4 +224,57 @@ async fn invitations_refuse_bad_input_and_second_accounts(engine: Engine) {
             .is_none(),
         "and nothing was created"
     );
+}
+
+/// The first contact of a migrated school is its approver: activation leads straight to
+/// setting up 2-step verification.
+async fn an_approver_sets_up_two_step_verification_on_activation(engine: Engine) {
+    use gatehouse::audit::{Actor, RequestContext};
+    use gatehouse::directory::{Directory, Level, NewOrganisation, OrgKind, OrgStatus};
+    let (app, sink) = TestApp::spawn_with_sink(engine).await;
+    assert!(invite(&app, &["--email", EMAIL]).status.success());
+    let user = app
+        .store
+        .user_by_email(&gatehouse::domain::Email::parse(EMAIL).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let directory = Directory::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    let ctx = RequestContext::default();
+    let school = directory
+        .create_organisation(
+            NewOrganisation {
+                kind: OrgKind::School,
+                name: "Oakhurst Primary School".into(),
+                urn: Some("123456".into()),
+                ukprn: None,
+                la_code: None,
+                status: OrgStatus::Open,
+                town: None,
+                postcode: None,
+            },
+            Actor::Cli,
+            &ctx,
+        )
+        .await
+        .unwrap();
+    directory
+        .add_member(&user, &school.id, Level::Approver, Actor::Cli, &ctx)
+        .await
+        .unwrap();
+    let link = sink.wait_for(EMAIL, 1).await[0]
+        .link(&app.base, "/activate/")
+        .unwrap();
+    let me = app.browser();
+    let token = me.open_link(&link, "/activate").await;
+    let done = me
+        .save_password("/activate", &token, PASSWORD, PASSWORD)
+        .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        location(&done),
+        "/account/security/required?return_to=%2Faccount%3Fnotice%3Dactivated"
+    );
+    let page = me.get(&location(&done)).await.text().await.unwrap();
+    assert!(page.contains("Set up 2-step verification"));
 }

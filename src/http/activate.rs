@@ -70,9 +70,17 @@ async fn save(
                         .session(activated.session.cookie_value().to_owned()),
                 );
             let jar = csrf::rotate(jar, state.cookies)?;
-            let next = activated
+            let mut next = activated
                 .return_to
                 .unwrap_or_else(|| "/account?notice=activated".to_owned());
+            // Approvers (for instance the first contact of a migrated school) must set up
+            // 2-step verification before anything else.
+            if state.store.is_approver(activated.user_id.as_str()).await? {
+                next = format!(
+                    "/account/security/required?return_to={}",
+                    crate::http::return_to::encode(&crate::http::return_to::safe(Some(&next)))
+                );
+            }
             Ok(links::no_referrer(
                 (jar, Redirect::to(&next)).into_response(),
             ))
