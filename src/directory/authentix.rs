@@ -2,10 +2,8 @@
 //! local authority's shared account): addresses trimmed and lower-cased, names split, legacy
 //! service codes listed. Rows that cannot be used are refused with their line number.
 
-use std::collections::HashMap;
-
 use super::clean_text;
-use super::gias::{Lines, Rejected, decode};
+use super::csv_file::{self, ReadError, Rejected};
 use crate::domain::Email;
 
 /// Where a contact works: a school by URN or a local authority by LA code.
@@ -29,16 +27,6 @@ pub struct Contact {
     pub approver: Option<bool>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("the file is empty")]
-    Empty,
-    #[error("the file has no {0:?} column; is it an Authentix contact export?")]
-    MissingColumn(&'static str),
-    #[error("the file is not a CSV file: {0}")]
-    Csv(String),
-}
-
 const REQUIRED: [&str; 5] = [
     "urn",
     "la_code",
@@ -49,56 +37,12 @@ const REQUIRED: [&str; 5] = [
 
 /// Reads every row of an export.
 pub fn read(bytes: &[u8]) -> Result<Vec<Result<Contact, Rejected>>, ReadError> {
-    let text = decode(bytes);
-    if text.trim().is_empty() {
-        return Err(ReadError::Empty);
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ReadError::Csv(e.to_string()))?
-        .clone();
-    let columns: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().to_lowercase(), i))
-        .collect();
-    for name in REQUIRED {
-        if !columns.contains_key(name) {
-            return Err(ReadError::MissingColumn(name));
-        }
-    }
-    let mut rows = Vec::new();
-    let mut lines = Lines::new(&text);
-    for (index, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .and_then(|p| usize::try_from(p.byte()).ok())
-            .map_or(index as u64 + 2, |start| lines.of(start));
-        let row = match record {
-            Ok(record) => {
-                let get = |name: &str| {
-                    columns
-                        .get(name)
-                        .and_then(|i| record.get(*i))
-                        .map(str::trim)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                contact(line, &get).map_err(|reason| Rejected { line, reason })
-            }
-            Err(e) => Err(Rejected {
-                line,
-                reason: format!("the row cannot be read ({e})"),
-            }),
-        };
-        rows.push(row);
-    }
-    Ok(rows)
+    csv_file::read(
+        bytes,
+        &REQUIRED,
+        "an Authentix contact export",
+        |line, fields| contact(line, &|name| fields.get(name).to_owned()),
+    )
 }
 
 fn contact(line: u64, get: &dyn Fn(&str) -> String) -> Result<Contact, String> {

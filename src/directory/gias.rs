@@ -3,10 +3,11 @@
 //! [`Establishment`] or a [`Rejected`] line with its number and a reason; nothing here
 //! touches the database.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 
+pub use super::csv_file::{ReadError, Rejected, decode};
+
+use super::csv_file::{self, Fields};
 use super::{OrgStatus, clean_text};
 
 /// One school as the extract describes it.
@@ -32,24 +33,6 @@ pub struct Establishment {
     pub postcode: Option<String>,
 }
 
-/// A row that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    pub line: u64,
-    pub reason: String,
-}
-
-/// Why a file could not be read at all.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("the file is empty")]
-    Empty,
-    #[error("the file has no {0:?} column; is it a GIAS establishments extract?")]
-    MissingColumn(&'static str),
-    #[error("the file is not a CSV file: {0}")]
-    Csv(String),
-}
-
 /// The columns we read, by their GIAS headings.
 const URN: &str = "URN";
 const LA_CODE: &str = "LA (code)";
@@ -70,115 +53,14 @@ const POSTCODE: &str = "Postcode";
 
 const REQUIRED: [&str; 5] = [URN, LA_CODE, LA_NAME, NAME, STATUS_NAME];
 
-/// The text of a file: UTF-8 (a byte-order mark is dropped), otherwise Windows-1252.
-pub fn decode(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
-    }
-}
-
 /// Reads every row of an extract.
 pub fn read(bytes: &[u8]) -> Result<Vec<Result<Establishment, Rejected>>, ReadError> {
-    let text = decode(bytes);
-    if text.trim().is_empty() {
-        return Err(ReadError::Empty);
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ReadError::Csv(e.to_string()))?
-        .clone();
-    let columns: HashMap<&str, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim(), i))
-        .collect();
-    for name in REQUIRED {
-        if !columns.contains_key(name) {
-            return Err(ReadError::MissingColumn(name));
-        }
-    }
-    let mut rows = Vec::new();
-    let mut lines = Lines::new(&text);
-    for (index, record) in reader.records().enumerate() {
-        // Line numbers as a person sees them in an editor: the header is line 1.
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .and_then(|p| usize::try_from(p.byte()).ok())
-            .map_or(index as u64 + 2, |start| lines.of(start));
-        let row = match record {
-            Ok(record) => {
-                let fields = Fields {
-                    record: &record,
-                    columns: &columns,
-                };
-                establishment(line, &fields).map_err(|reason| Rejected { line, reason })
-            }
-            Err(e) => Err(Rejected {
-                line,
-                reason: format!("the row cannot be read ({e})"),
-            }),
-        };
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// Line numbers of records by their byte offsets, counted once from the last record (so
-/// reading a file stays linear in its size).
-pub(super) struct Lines<'a> {
-    text: &'a [u8],
-    at: usize,
-    line: u64,
-}
-
-impl<'a> Lines<'a> {
-    pub(super) fn new(text: &'a str) -> Self {
-        Self {
-            text: text.as_bytes(),
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The line a record starting at byte `start` is on (after CRLF the csv crate's offset
-    /// stops one short, on the line feed, so line breaks at `start` are skipped).
-    pub(super) fn of(&mut self, start: usize) -> u64 {
-        let mut start = start.min(self.text.len());
-        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        if start >= self.at {
-            self.line += self.text[self.at..start]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u64;
-            self.at = start;
-        }
-        self.line
-    }
-}
-
-/// One record's fields by column heading.
-struct Fields<'a> {
-    record: &'a csv::StringRecord,
-    columns: &'a HashMap<&'a str, usize>,
-}
-
-impl<'a> Fields<'a> {
-    fn get(&self, name: &str) -> &'a str {
-        self.columns
-            .get(name)
-            .and_then(|i| self.record.get(*i))
-            .map(str::trim)
-            .unwrap_or_default()
-    }
+    csv_file::read(
+        bytes,
+        &REQUIRED,
+        "a GIAS establishments extract",
+        establishment,
+    )
 }
 
 fn optional(value: &str) -> Option<String> {
@@ -335,7 +217,7 @@ UKPRN,Street,Town,Postcode\n";
         assert!(matches!(read(b""), Err(ReadError::Empty)));
         assert!(matches!(
             read(b"name,email\nA,b@c\n"),
-            Err(ReadError::MissingColumn("URN"))
+            Err(ReadError::MissingColumn { column: "URN", .. })
         ));
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::authentix::{self, Contact, Workplace};
-use super::gias::Rejected;
+use super::csv_file::Rejected;
 use super::{Directory, DirectoryError, OrgStatus};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::domain::UserStatus;
@@ -27,12 +27,6 @@ pub struct MigrationReport {
     /// Legacy service codes with no service, and the lines that used them.
     pub unknown_services: BTreeMap<String, Vec<u64>>,
     pub dry_run: bool,
-}
-
-impl From<authentix::ReadError> for DirectoryError {
-    fn from(e: authentix::ReadError) -> Self {
-        Self::Field("file", e.to_string())
-    }
 }
 
 impl Directory {

@@ -3,6 +3,7 @@
 //! choose at sign-in build on this.) No HTTP here.
 
 pub mod authentix;
+mod csv_file;
 pub mod gias;
 mod import;
 mod memberships;

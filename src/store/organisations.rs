@@ -38,6 +38,31 @@ macro_rules! organisation_columns {
     };
 }
 
+/// Binds every descriptive field, `kind` to `source`, in column order.
+macro_rules! bind_fields {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.kind)
+            .bind(&$row.name)
+            .bind(&$row.name_normalised)
+            .bind(&$row.urn)
+            .bind(&$row.ukprn)
+            .bind(&$row.la_code)
+            .bind(&$row.establishment_number)
+            .bind(&$row.type_code)
+            .bind(&$row.type_name)
+            .bind(&$row.phase_code)
+            .bind(&$row.phase_name)
+            .bind(&$row.status)
+            .bind(&$row.street)
+            .bind(&$row.town)
+            .bind(&$row.postcode)
+            .bind(&$row.opened_on)
+            .bind(&$row.closed_on)
+            .bind(&$row.source)
+    };
+}
+
 const INSERT: &str = concat!(
     "INSERT INTO organisations (",
     organisation_columns!(),
@@ -92,26 +117,7 @@ impl Store {
         row: &OrganisationRow,
     ) -> Result<(), StoreError> {
         let result = on_tx!(tx, |conn| {
-            sqlx::query(INSERT)
-                .bind(&row.id)
-                .bind(&row.kind)
-                .bind(&row.name)
-                .bind(&row.name_normalised)
-                .bind(&row.urn)
-                .bind(&row.ukprn)
-                .bind(&row.la_code)
-                .bind(&row.establishment_number)
-                .bind(&row.type_code)
-                .bind(&row.type_name)
-                .bind(&row.phase_code)
-                .bind(&row.phase_name)
-                .bind(&row.status)
-                .bind(&row.street)
-                .bind(&row.town)
-                .bind(&row.postcode)
-                .bind(&row.opened_on)
-                .bind(&row.closed_on)
-                .bind(&row.source)
+            bind_fields!(sqlx::query(INSERT).bind(&row.id), row)
                 .bind(row.created_at)
                 .bind(row.updated_at)
                 .execute(conn)
@@ -130,26 +136,7 @@ impl Store {
         row: &OrganisationRow,
     ) -> Result<(), StoreError> {
         let result = on_tx!(tx, |conn| {
-            sqlx::query(UPDATE)
-                .bind(&row.id)
-                .bind(&row.kind)
-                .bind(&row.name)
-                .bind(&row.name_normalised)
-                .bind(&row.urn)
-                .bind(&row.ukprn)
-                .bind(&row.la_code)
-                .bind(&row.establishment_number)
-                .bind(&row.type_code)
-                .bind(&row.type_name)
-                .bind(&row.phase_code)
-                .bind(&row.phase_name)
-                .bind(&row.status)
-                .bind(&row.street)
-                .bind(&row.town)
-                .bind(&row.postcode)
-                .bind(&row.opened_on)
-                .bind(&row.closed_on)
-                .bind(&row.source)
+            bind_fields!(sqlx::query(UPDATE).bind(&row.id), row)
                 .bind(row.updated_at)
                 .execute(conn)
                 .await
