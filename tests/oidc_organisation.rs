@@ -320,4 +320,9 @@ async fn people_with_no_access_are_told_who_can_give_it(engine: Engine) {
     let silent = start(&rp, true);
     let back = follow(&me, silent.url.as_str()).await.unwrap();
     assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+
+    // Her account page says where she belongs.
+    let account = me.get("/account").await.text().await.unwrap();
+    assert!(account.contains("Organisations"), "{account}");
+    assert!(account.contains("Thornbury</li>"), "{account}");
 }

@@ -49,6 +49,8 @@ struct OverviewPage {
     sessions: Vec<SessionView>,
     services: Vec<ServiceView>,
     has_mfa: bool,
+    /// "Name (approver)" for each organisation the person belongs to.
+    organisations: Vec<String>,
     csrf_token: String,
 }
 
@@ -120,9 +122,25 @@ async fn overview(
             .collect(),
         services,
         has_mfa: state.auth.factors(&current.user.id).await?.has_mfa(),
+        organisations: organisations_of(&state, &current.user.id).await?,
         csrf_token,
     };
     Ok((jar, Html(page.render()?)).into_response())
+}
+
+/// The organisations someone belongs to, as the account page lists them.
+async fn organisations_of(state: &AppState, user_id: &str) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for m in state.store.memberships_of(user_id).await? {
+        if let Some(org) = state.store.organisation_by_id(&m.organisation_id).await? {
+            out.push(if m.level == "approver" {
+                format!("{} (approver)", org.name)
+            } else {
+                org.name
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// One password field on the change form.

@@ -104,6 +104,9 @@ test('someone with access at two schools chooses one, and the service is told wh
   const claims = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString());
   assert.equal(claims.organisation.urn, '100000');
   assert.deepEqual(claims.roles, ['submitter']);
+  await page.goto(`${server.url}/account`);
+  assert.match(await page.locator('main').innerText(), /Organisations[\s\S]*St Bede/);
+  assert.deepEqual(await seriousViolations(page), [], 'the account page with organisations');
   await context.close();
 });
 
