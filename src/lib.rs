@@ -16,5 +16,6 @@ pub mod http;
 pub mod mail;
 pub mod oidc;
 pub mod server;
+pub mod staff;
 pub mod store;
 pub mod telemetry;

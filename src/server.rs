@@ -14,6 +14,7 @@ use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{DataKey, KeyFolder, KeyFolderError, Keys};
+use crate::directory::Approvals;
 use crate::http::{self, AppState};
 use crate::mail::{Mailer, run_worker};
 use crate::oidc::{Oidc, deliver_due_notices, logout_http_client};
@@ -111,6 +112,7 @@ impl Server {
             self.state.auth.clone(),
             self.state.oidc.clone(),
             self.state.lifecycle.clone(),
+            self.state.approvals.clone(),
         ));
         let logouts = tokio::spawn(deliver_logouts(self.state.oidc.clone()));
         let mail = tokio::spawn(run_worker(self.state.lifecycle.mailer().clone()));
@@ -130,8 +132,9 @@ impl Server {
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Removes expired sessions (revoking their grants and queueing logouts), finished logout
-/// notices, expired links and old sent mail now and then, on every node (the deletes are idempotent).
-async fn sweep_sessions(auth: Auth, oidc: Oidc, lifecycle: Lifecycle) {
+/// notices, expired links and old sent mail now and then, and moves overdue access requests
+/// to the helpdesk queue, on every node (each step is idempotent).
+async fn sweep_sessions(auth: Auth, oidc: Oidc, lifecycle: Lifecycle, approvals: Approvals) {
     let mut interval = tokio::time::interval(SWEEP_EVERY);
     loop {
         interval.tick().await;
@@ -145,6 +148,11 @@ async fn sweep_sessions(auth: Auth, oidc: Oidc, lifecycle: Lifecycle) {
         }
         if let Err(e) = lifecycle.sweep().await {
             tracing::warn!(error = %e, "could not remove expired links or old sent messages");
+        }
+        match approvals.escalate_overdue().await {
+            Ok(0) => {}
+            Ok(moved) => tracing::info!(moved, "sent overdue access requests to the helpdesk"),
+            Err(e) => tracing::warn!(error = %e, "could not escalate overdue access requests"),
         }
     }
 }

@@ -50,9 +50,10 @@ impl Lifecycle {
         actor: Actor,
         ctx: &RequestContext,
     ) -> Result<Invited, FlowError> {
-        let given_name = clean_name("given name", &invite.given_name, 100)
+        // Wrong names are reported before anything else, whoever the address belongs to.
+        clean_name("given name", &invite.given_name, 100)
             .map_err(|e| FlowError::field("given_name", e.to_string()))?;
-        let family_name = clean_name("family name", &invite.family_name, 100)
+        clean_name("family name", &invite.family_name, 100)
             .map_err(|e| FlowError::field("family_name", e.to_string()))?;
         let inviter = match invite.return_to.as_deref() {
             Some(url) => Some(self.inviter_for(url).await?),
@@ -74,9 +75,72 @@ impl Lifecycle {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let id = self
+            .add_invited(&mut tx, &invite, inviter.as_ref(), actor, ctx, now)
+            .await?;
+        tx.commit().await?;
+        self.mailer.nudge();
+        let user = self
+            .store
+            .user_by_id(&id)
+            .await?
+            .ok_or_else(|| FlowError::Refused("the new account vanished".to_owned()))?;
+        Ok(Invited::Created(user))
+    }
+
+    /// Creates an `invited` account for someone with no account and queues their link, inside
+    /// the caller's transaction (so an approver's invitation and the access it grants are one
+    /// change). Names are checked here; the caller has checked the address is free.
+    pub async fn invite_in(
+        &self,
+        tx: &mut Tx,
+        invite: &Invite,
+        actor: Actor,
+        ctx: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<UserId, FlowError> {
+        self.add_invited(tx, invite, None, actor, ctx, now).await
+    }
+
+    /// Queues a fresh activation link for an invited person inside the caller's transaction.
+    pub async fn reinvite_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        actor: Actor,
+        ctx: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), FlowError> {
+        let email = stored_email(user)?;
+        self.send_link(
+            tx,
+            &user.user_id(),
+            &email,
+            &user.given_name,
+            None,
+            actor,
+            ctx,
+            now,
+        )
+        .await
+    }
+
+    async fn add_invited(
+        &self,
+        tx: &mut Tx,
+        invite: &Invite,
+        inviter: Option<&Inviter>,
+        actor: Actor,
+        ctx: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<UserId, FlowError> {
+        let given_name = clean_name("given name", &invite.given_name, 100)
+            .map_err(|e| FlowError::field("given_name", e.to_string()))?;
+        let family_name = clean_name("family name", &invite.family_name, 100)
+            .map_err(|e| FlowError::field("family_name", e.to_string()))?;
+        let id = self
             .store
             .insert_user(
-                &mut tx,
+                tx,
                 &NewUser {
                     email: invite.email.clone(),
                     given_name: given_name.clone(),
@@ -92,27 +156,20 @@ impl Lifecycle {
             .context(ctx.clone())
             .details(serde_json::json!({ "status": "invited" }));
         self.store
-            .append_audit(&mut tx, &with_actor(created, actor.clone()), now)
+            .append_audit(tx, &with_actor(created, actor.clone()), now)
             .await?;
         self.send_link(
-            &mut tx,
+            tx,
             &id,
             &invite.email,
             &given_name,
-            inviter.as_ref(),
+            inviter,
             actor,
             ctx,
             now,
         )
         .await?;
-        tx.commit().await?;
-        self.mailer.nudge();
-        let user = self
-            .store
-            .user_by_id(&id)
-            .await?
-            .ok_or_else(|| FlowError::Refused("the new account vanished".to_owned()))?;
-        Ok(Invited::Created(user))
+        Ok(id)
     }
 
     /// Sends an invited person a new activation link; the previous link stops working.

@@ -10,6 +10,7 @@ mod recovery;
 
 pub use activation::Activated;
 pub use email_change::PendingEmailChange;
+pub(crate) use flows::stored_email;
 pub use flows::{
     EMAIL_CODE_ATTEMPTS, EMAIL_CODE_LIFETIME, FlowError, INVITATION_LIFETIME, Lifecycle,
     RESET_LIFETIME, plausible_secret,

@@ -56,6 +56,18 @@ pub enum Action {
     AccessRevoked,
     MigrationImported,
     MigrationInvited,
+    /// Someone asked to join an organisation or use a service there.
+    AccessRequested,
+    /// A request went to the helpdesk queue (overdue, or no approver).
+    AccessRequestEscalated,
+    /// A request was approved or rejected, with the reason.
+    AccessRequestDecided,
+    /// Someone tried to act on an organisation or person outside their own organisations.
+    ApproverRefused,
+    /// A staff role (helpdesk, admin, auditor) was granted.
+    StaffRoleGranted,
+    /// A staff role was taken away.
+    StaffRoleRevoked,
 }
 
 impl Action {
@@ -110,6 +122,12 @@ impl Action {
         Action::AccessRevoked,
         Action::MigrationImported,
         Action::MigrationInvited,
+        Action::AccessRequested,
+        Action::AccessRequestEscalated,
+        Action::AccessRequestDecided,
+        Action::ApproverRefused,
+        Action::StaffRoleGranted,
+        Action::StaffRoleRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +182,12 @@ impl Action {
             Self::AccessRevoked => "access.revoked",
             Self::MigrationImported => "migration.imported",
             Self::MigrationInvited => "migration.invited",
+            Self::AccessRequested => "access_request.created",
+            Self::AccessRequestEscalated => "access_request.escalated",
+            Self::AccessRequestDecided => "access_request.decided",
+            Self::ApproverRefused => "approver.refused",
+            Self::StaffRoleGranted => "staff.role_granted",
+            Self::StaffRoleRevoked => "staff.role_revoked",
         }
     }
 }

@@ -92,7 +92,7 @@ async fn open(sources: &Sources) -> Result<(Directory, Store), Failure> {
     Ok((Directory::new(store.clone(), Arc::new(SystemClock)), store))
 }
 
-async fn person(store: &Store, email: &str) -> Result<UserRow, Failure> {
+pub(super) async fn person(store: &Store, email: &str) -> Result<UserRow, Failure> {
     let parsed = Email::parse(email).map_err(|e| Failure {
         code: 2,
         message: format!("{email:?}: {e}"),

@@ -11,6 +11,7 @@ mod directory;
 mod keys;
 mod mail;
 mod migration;
+mod staff;
 mod user;
 
 use std::path::PathBuf;
@@ -110,6 +111,9 @@ pub enum Command {
     /// Invite people brought over from Authentix in waves, remind them, see progress
     #[command(subcommand)]
     Migration(migration::MigrationCommand),
+    /// Grant and revoke Gatehouse staff roles: helpdesk, admin, auditor (audited)
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +251,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Role(command) => access::role(&sources, command).await,
             Command::Access(command) => access::access(&sources, command).await,
             Command::Migration(command) => migration::run(&sources, command).await,
+            Command::Staff(command) => staff::run(&sources, command).await,
         }
     });
     match outcome {

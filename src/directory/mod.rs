@@ -2,14 +2,23 @@
 //! extracts and editable by administrators. (Memberships, roles and the organisation people
 //! choose at sign-in build on this.) No HTTP here.
 
+mod access_requests;
+mod approvals;
 pub mod authentix;
 mod csv_file;
+mod dashboard;
 pub mod gias;
 mod import;
 mod memberships;
 mod migration;
 mod organisations;
 
+pub use access_requests::{Decision, OVERDUE_AFTER};
+pub use approvals::{
+    Approvals, ApproverOf, Colleague, ColleagueInvite, ColleagueInvited, HeldService,
+    PEOPLE_PER_PAGE, ServiceOffer,
+};
+pub use dashboard::Dashboard;
 pub use import::ImportReport;
 pub use memberships::{Access, Level};
 pub use migration::MigrationReport;
@@ -112,6 +121,16 @@ pub enum DirectoryError {
     Field(&'static str, String),
     #[error("no organisation has that id, URN or LA code")]
     NotFound,
+    #[error("you are not an approver for that organisation")]
+    NotApprover,
+    #[error("that person is not in this organisation")]
+    NoSuchPerson,
+    #[error("there is no such request for this organisation")]
+    NoSuchRequest,
+    #[error(transparent)]
+    Flow(#[from] crate::account::FlowError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -119,8 +138,8 @@ pub enum DirectoryError {
 /// The directory use cases.
 #[derive(Debug, Clone)]
 pub struct Directory {
-    store: Store,
-    clock: SharedClock,
+    pub(super) store: Store,
+    pub(super) clock: SharedClock,
 }
 
 impl Directory {

@@ -51,6 +51,10 @@ struct OverviewPage {
     has_mfa: bool,
     /// "Name (approver)" for each organisation the person belongs to.
     organisations: Vec<String>,
+    /// Whether to link to the approver pages.
+    is_approver: bool,
+    /// Whether to link to the staff pages.
+    is_staff: bool,
     csrf_token: String,
 }
 
@@ -103,6 +107,9 @@ async fn overview(
         Some("activated") => Some("Your account is ready. You are signed in."),
         Some("email-changed") => Some("Your email address has been changed."),
         Some("email-change-cancelled") => Some("The change of email address has been cancelled."),
+        Some("request-sent") => {
+            Some("Your request has been sent. You will get an email when it has been answered.")
+        }
         _ => None,
     };
     let page = OverviewPage {
@@ -122,6 +129,11 @@ async fn overview(
             .collect(),
         services,
         has_mfa: state.auth.factors(&current.user.id).await?.has_mfa(),
+        is_approver: state.store.is_approver(&current.user.id).await?,
+        is_staff: state
+            .staff
+            .can(&current.user.id, crate::staff::Capability::ViewMigration)
+            .await?,
         organisations: organisations_of(&state, &current.user.id).await?,
         csrf_token,
     };

@@ -18,6 +18,9 @@ use crate::store::StoreError;
 pub enum Error {
     #[error("page not found")]
     NotFound,
+    /// Signed in, but not allowed here (not an approver of that organisation, not staff).
+    #[error("forbidden")]
+    Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -26,6 +29,20 @@ pub enum Error {
     Random(#[from] RandomError),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
+    #[error(transparent)]
+    Directory(crate::directory::DirectoryError),
+}
+
+impl From<crate::directory::DirectoryError> for Error {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        use crate::directory::DirectoryError as D;
+        match e {
+            D::NotApprover => Self::Forbidden,
+            D::NotFound | D::NoSuchPerson | D::NoSuchRequest => Self::NotFound,
+            D::Store(e) => Self::Store(e),
+            other => Self::Directory(other),
+        }
+    }
 }
 
 /// How long to suggest waiting when password hashing is saturated.
@@ -35,6 +52,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Self::NotFound => error_page(StatusCode::NOT_FOUND, false),
+            Self::Forbidden => error_page(StatusCode::FORBIDDEN, false),
             Self::Auth(e) if e.is_busy() => {
                 tracing::warn!("password hashing is saturated; asked the person to retry");
                 page_with_detail(

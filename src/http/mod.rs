@@ -15,11 +15,14 @@ mod error;
 mod forms;
 mod health;
 mod links;
+mod manage;
 mod metrics;
 mod observe;
 mod oidc;
+mod organisation;
 mod pages;
 mod passkey_sign_in;
+mod request_access;
 mod reset;
 mod return_to;
 mod second_step;
@@ -72,6 +75,9 @@ pub fn router(state: AppState) -> Router {
         .merge(account_factors::router())
         .merge(reset::router())
         .merge(activate::router())
+        .merge(organisation::router())
+        .merge(request_access::router())
+        .merge(manage::router())
         .merge(oidc::router())
         .merge(oidc::withdraw_router())
         .fallback(pages::not_found)

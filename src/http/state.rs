@@ -9,7 +9,9 @@ use crate::account::Lifecycle;
 use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::directory::{Approvals, Directory};
 use crate::oidc::Oidc;
+use crate::staff::Staff;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -23,6 +25,12 @@ pub struct AppState {
     pub oidc: Oidc,
     /// Invitations, activation, password reset and change of email.
     pub lifecycle: Lifecycle,
+    /// Organisations and the migration dashboard.
+    pub directory: Directory,
+    /// What approvers do, and access requests.
+    pub approvals: Approvals,
+    /// Gatehouse staff roles and what they allow.
+    pub staff: Staff,
 }
 
 impl AppState {
@@ -34,6 +42,9 @@ impl AppState {
         oidc: Oidc,
         lifecycle: Lifecycle,
     ) -> Self {
+        let directory = Directory::new(store.clone(), clock.clone());
+        let approvals = Approvals::new(directory.clone(), lifecycle.clone());
+        let staff = Staff::new(store.clone(), clock.clone());
         let cookies = CookiePolicy {
             secure: config.issuer.is_https(),
         };
@@ -46,6 +57,9 @@ impl AppState {
             cookies,
             oidc,
             lifecycle,
+            directory,
+            approvals,
+            staff,
         }
     }
 }

@@ -31,6 +31,24 @@ pub enum Mail {
     /// Tells someone their sign-in methods changed (a factor added, removed or turned off,
     /// recovery codes made or used), in one sentence.
     SecurityNotice { given_name: String, change: String },
+    /// Tells an approver someone asked to join their organisation or use a service there;
+    /// the link opens the request (it carries no secret).
+    AccessRequested {
+        given_name: String,
+        requester: String,
+        organisation: String,
+        service: Option<String>,
+        reason: String,
+        link: String,
+    },
+    /// Tells the requester what an approver or the helpdesk decided, and why.
+    AccessDecided {
+        given_name: String,
+        organisation: String,
+        service: Option<String>,
+        approved: bool,
+        reason: String,
+    },
     /// `gatehouse mail test`.
     Test,
 }
@@ -61,6 +79,8 @@ impl Mail {
             Self::EmailChangeCode { .. } => "email_change_code",
             Self::EmailChangeNotice { .. } => "email_change_notice",
             Self::SecurityNotice { .. } => "security_notice",
+            Self::AccessRequested { .. } => "access_requested",
+            Self::AccessDecided { .. } => "access_decided",
             Self::Test => "test",
         }
     }
@@ -68,37 +88,88 @@ impl Mail {
     /// Renders subject, text and HTML; `site` is the issuer URL without a trailing slash.
     pub fn render(&self, site: &str) -> Result<Rendered, askama::Error> {
         let c = Common { site };
-        let empty = String::new();
-        let (given_name, link, service, code, new_email) = match self {
+        let blank = View {
+            site: c.site,
+            given_name: "",
+            link: "",
+            service: "",
+            code: "",
+            new_email: "",
+            change: "",
+            requester: "",
+            organisation: "",
+            reason: "",
+            approved: false,
+        };
+        let v = match self {
             Self::Invitation {
                 given_name,
                 link,
                 service,
-            } => (given_name, link, service.as_ref(), &empty, &empty),
-            Self::PasswordReset { given_name, link } => (given_name, link, None, &empty, &empty),
-            Self::PasswordChanged { given_name } | Self::AccountActivated { given_name } => {
-                (given_name, &empty, None, &empty, &empty)
-            }
-            Self::EmailChangeCode { given_name, code } => (given_name, &empty, None, code, &empty),
+            } => View {
+                given_name,
+                link,
+                service: service.as_deref().unwrap_or(""),
+                ..blank
+            },
+            Self::PasswordReset { given_name, link } => View {
+                given_name,
+                link,
+                ..blank
+            },
+            Self::PasswordChanged { given_name } | Self::AccountActivated { given_name } => View {
+                given_name,
+                ..blank
+            },
+            Self::EmailChangeCode { given_name, code } => View {
+                given_name,
+                code,
+                ..blank
+            },
             Self::EmailChangeNotice {
                 given_name,
                 new_email,
-            } => (given_name, &empty, None, &empty, new_email),
-            Self::SecurityNotice { given_name, .. } => (given_name, &empty, None, &empty, &empty),
-            Self::Test => (&empty, &empty, None, &empty, &empty),
-        };
-        let change = match self {
-            Self::SecurityNotice { change, .. } => change.as_str(),
-            _ => "",
-        };
-        let v = View {
-            site: c.site,
-            given_name,
-            link,
-            service: service.map_or("", String::as_str),
-            code,
-            new_email,
-            change,
+            } => View {
+                given_name,
+                new_email,
+                ..blank
+            },
+            Self::SecurityNotice { given_name, change } => View {
+                given_name,
+                change,
+                ..blank
+            },
+            Self::AccessRequested {
+                given_name,
+                requester,
+                organisation,
+                service,
+                reason,
+                link,
+            } => View {
+                given_name,
+                requester,
+                organisation,
+                service: service.as_deref().unwrap_or(""),
+                reason,
+                link,
+                ..blank
+            },
+            Self::AccessDecided {
+                given_name,
+                organisation,
+                service,
+                approved,
+                reason,
+            } => View {
+                given_name,
+                organisation,
+                service: service.as_deref().unwrap_or(""),
+                reason,
+                approved: *approved,
+                ..blank
+            },
+            Self::Test => blank,
         };
         let (subject, text, html) = match self {
             Self::Invitation { .. } => (
@@ -136,6 +207,16 @@ impl Mail {
                 SecurityText { v: &v }.render()?,
                 SecurityHtml { v: &v }.render()?,
             ),
+            Self::AccessRequested { .. } => (
+                RequestedSubject { v: &v }.render()?,
+                RequestedText { v: &v }.render()?,
+                RequestedHtml { v: &v }.render()?,
+            ),
+            Self::AccessDecided { .. } => (
+                DecidedSubject { v: &v }.render()?,
+                DecidedText { v: &v }.render()?,
+                DecidedHtml { v: &v }.render()?,
+            ),
             Self::Test => (
                 TestSubject { v: &v }.render()?,
                 TestText { v: &v }.render()?,
@@ -160,6 +241,10 @@ struct View<'a> {
     code: &'a str,
     new_email: &'a str,
     change: &'a str,
+    requester: &'a str,
+    organisation: &'a str,
+    reason: &'a str,
+    approved: bool,
 }
 
 macro_rules! mail_template {
@@ -195,6 +280,12 @@ mail_template!(NoticeHtml, "mail/email_change_notice.html");
 mail_template!(SecuritySubject, "mail/security_notice.subject.txt");
 mail_template!(SecurityText, "mail/security_notice.txt");
 mail_template!(SecurityHtml, "mail/security_notice.html");
+mail_template!(RequestedSubject, "mail/access_requested.subject.txt");
+mail_template!(RequestedText, "mail/access_requested.txt");
+mail_template!(RequestedHtml, "mail/access_requested.html");
+mail_template!(DecidedSubject, "mail/access_decided.subject.txt");
+mail_template!(DecidedText, "mail/access_decided.txt");
+mail_template!(DecidedHtml, "mail/access_decided.html");
 mail_template!(TestSubject, "mail/test.subject.txt");
 mail_template!(TestText, "mail/test.txt");
 mail_template!(TestHtml, "mail/test.html");
@@ -241,6 +332,21 @@ mod tests {
             Mail::SecurityNotice {
                 given_name: "Ana".into(),
                 change: "A passkey called \u{201c}Laptop\u{201d} was added to your account.".into(),
+            },
+            Mail::AccessRequested {
+                given_name: "Ana".into(),
+                requester: "Ben Ode".into(),
+                organisation: "Hill School".into(),
+                service: Some("School Census".into()),
+                reason: "I run the census".into(),
+                link: "https://id.example/organisation/o1/requests/r1".into(),
+            },
+            Mail::AccessDecided {
+                given_name: "Ben".into(),
+                organisation: "Hill School".into(),
+                service: None,
+                approved: false,
+                reason: "Not on our staff list".into(),
             },
             Mail::Test,
         ] {

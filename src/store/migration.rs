@@ -102,3 +102,92 @@ impl Store {
         }))
     }
 }
+
+/// One line of the migration dashboard: a local authority's or a service's contacts.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MigrationLine {
+    /// The LA code, or the service's client id.
+    pub code: String,
+    /// The LA's or service's name (empty when the LA is not in the directory).
+    pub name: String,
+    pub imported: i64,
+    pub invited: i64,
+    pub activated: i64,
+    pub with_mfa: i64,
+    /// Invited before the cut-off and still not activated.
+    pub stalled: i64,
+    /// Organisations involved (for a service: those where anyone has access to it).
+    pub organisations: i64,
+    /// Of those, organisations with at least one active account (with access to the service).
+    pub ready: i64,
+}
+
+/// Counts over migration contacts `c` joined to their users `u`; `$1` is the cut-off for
+/// "not activated after N days".
+macro_rules! contact_counts {
+    () => {
+        "COUNT(DISTINCT c.user_id) AS imported, \
+     COUNT(DISTINCT CASE WHEN c.invited_at IS NOT NULL THEN c.user_id END) AS invited, \
+     COUNT(DISTINCT CASE WHEN u.status = 'active' THEN c.user_id END) AS activated, \
+     COUNT(DISTINCT CASE WHEN u.status = 'active' AND (EXISTS (SELECT 1 FROM totp_factors t \
+         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL AND t.disabled_at IS NULL) \
+         OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)) \
+         THEN c.user_id END) AS with_mfa, \
+     COUNT(DISTINCT CASE WHEN u.status = 'invited' AND c.invited_at <= $1 \
+         THEN c.user_id END) AS stalled"
+    };
+}
+
+impl Store {
+    /// The dashboard by local authority (a school counts under its LA's code).
+    pub async fn migration_by_local_authority(
+        &self,
+        stalled_before: i64,
+    ) -> Result<Vec<MigrationLine>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT COALESCE(o.la_code, '') AS code, COALESCE(MAX(la.name), '') AS name, ",
+            contact_counts!(),
+            ", COUNT(DISTINCT o.id) AS organisations, \
+             COUNT(DISTINCT CASE WHEN u.status = 'active' THEN o.id END) AS ready \
+             FROM migration_contacts c JOIN users u ON u.id = c.user_id \
+             JOIN memberships m ON m.user_id = c.user_id \
+             JOIN organisations o ON o.id = m.organisation_id \
+             LEFT JOIN organisations la ON la.kind = 'local_authority' \
+                 AND la.la_code = o.la_code \
+             GROUP BY COALESCE(o.la_code, '') ORDER BY 1"
+        );
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, MigrationLine>(SQL)
+                .bind(stalled_before)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// The dashboard by service: contacts with access to it, and how many of the
+    /// organisations using it have at least one active account that may use it.
+    pub async fn migration_by_service(
+        &self,
+        stalled_before: i64,
+    ) -> Result<Vec<MigrationLine>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT s.id AS code, s.name AS name, ",
+            contact_counts!(),
+            ", (SELECT COUNT(DISTINCT a2.organisation_id) FROM service_access a2 \
+                 WHERE a2.client_id = s.id) AS organisations, \
+             (SELECT COUNT(DISTINCT a3.organisation_id) FROM service_access a3 \
+                 JOIN users u3 ON u3.id = a3.user_id \
+                 WHERE a3.client_id = s.id AND u3.status = 'active') AS ready \
+             FROM clients s LEFT JOIN service_access a ON a.client_id = s.id \
+             LEFT JOIN migration_contacts c ON c.user_id = a.user_id \
+             LEFT JOIN users u ON u.id = c.user_id \
+             GROUP BY s.id, s.name ORDER BY s.name, s.id"
+        );
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, MigrationLine>(SQL)
+                .bind(stalled_before)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+}

@@ -4,6 +4,7 @@
 //! Each query is a `const` string in the subset both engines share (`$1` placeholders,
 //! `ON CONFLICT`, `RETURNING`); [`on_pool!`] and [`on_tx!`] run it on whichever engine is in use.
 
+mod access_requests;
 mod account_tokens;
 mod audit;
 mod authorization;
@@ -17,11 +18,14 @@ mod migration;
 mod organisations;
 mod outbox;
 mod pending_sign_ins;
+mod people;
 mod second_factors;
 mod sessions;
+mod staff;
 mod users;
 mod webauthn;
 
+pub use access_requests::{AccessRequestRow, NewAccessRequest};
 pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use audit::{AuditRow, ChainBreak};
 pub use authorization::ConsentRow;
@@ -31,9 +35,11 @@ pub use error::StoreError;
 pub use grants::{CodeRow, GrantRow, Redemption};
 pub use logout_notices::NoticeRow;
 pub use memberships::{MembershipRow, RoleRow};
+pub use migration::MigrationLine;
 pub use organisations::OrganisationRow;
 pub use outbox::{OutboxRow, OutboxStats};
 pub use pending_sign_ins::PendingRow;
+pub use people::{HeldServiceRow, PersonRow, like_term};
 pub use second_factors::TotpRow;
 pub use sessions::{NewSession, SessionRow};
 pub use users::{NewUser, UserRow};

@@ -33,9 +33,10 @@ impl Auth {
     }
 
     /// Whether policy says this person must use a second factor (PRODUCT.md "Policies"):
-    /// approvers of any organisation must (helpdesk and admin roles join with staff roles).
+    /// approvers of any organisation and Gatehouse staff (helpdesk, admin, auditor) must.
     pub async fn mfa_required_for(&self, user: &UserRow) -> Result<bool, AuthError> {
-        Ok(self.store.is_approver(&user.id).await?)
+        Ok(self.store.is_approver(&user.id).await?
+            || !self.store.staff_roles(&user.id).await?.is_empty())
     }
 
     /// Re-enters the password to allow a change of sign-in methods for five minutes.

@@ -143,6 +143,8 @@ async fn choose(
 #[derive(Debug)]
 struct Approvers {
     organisation: String,
+    /// Where to ask for the service at this organisation.
+    request_link: String,
     people: Vec<String>,
 }
 
@@ -151,6 +153,8 @@ struct Approvers {
 struct NoAccessPage<'a> {
     layout: Layout,
     service: &'a str,
+    /// Where to ask for the service at another organisation.
+    request_link: String,
     memberships: Vec<Approvers>,
 }
 
@@ -176,6 +180,7 @@ pub async fn no_access(
             }
         }
         memberships.push(Approvers {
+            request_link: request_link(Some(&org.id), &client.id),
             organisation: org.name,
             people,
         });
@@ -183,7 +188,18 @@ pub async fn no_access(
     let page = NoAccessPage {
         layout: Layout::default(),
         service: &client.name,
+        request_link: request_link(None, &client.id),
         memberships,
     };
     Ok((StatusCode::FORBIDDEN, Html(page.render()?)).into_response())
+}
+
+/// The request-access page for `client_id`, at `organisation` if given.
+fn request_link(organisation: Option<&str>, client_id: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(id) = organisation {
+        query.append_pair("organisation", id);
+    }
+    query.append_pair("client_id", client_id);
+    format!("/account/request-access?{}", query.finish())
 }

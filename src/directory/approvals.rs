@@ -1,0 +1,519 @@
+//! What an approver may do, and only inside their own organisations: see and search its
+//! people, invite colleagues with services and roles, grant and remove access, appoint or
+//! stand down approvers, and remove people. Every action starts from an [`ApproverOf`],
+//! which can only be had by being an active approver of that organisation; anything aimed
+//! at another organisation's people is refused as "not found" and audited.
+
+use super::memberships::Level;
+use super::{Directory, DirectoryError};
+use crate::account::{Invite, Lifecycle};
+use crate::audit::{Action, Actor, AuditEvent, RequestContext};
+use crate::domain::{Email, UserId, UserStatus};
+use crate::store::{
+    HeldServiceRow, MembershipRow, OrganisationRow, PersonRow, RoleRow, Store, UserRow,
+};
+
+/// People shown per page of an organisation's list.
+pub const PEOPLE_PER_PAGE: i64 = 25;
+
+/// Proof that `approver` is an active approver of `organisation`.
+#[derive(Debug, Clone)]
+pub struct ApproverOf {
+    pub approver: UserRow,
+    pub organisation: OrganisationRow,
+}
+
+impl ApproverOf {
+    fn actor(&self) -> Actor {
+        Actor::User(self.approver.user_id())
+    }
+}
+
+/// Someone in the approver's organisation.
+#[derive(Debug, Clone)]
+pub struct Colleague {
+    pub user: UserRow,
+    pub membership: MembershipRow,
+}
+
+/// A service an approver can grant at their organisation, with the roles it defines.
+#[derive(Debug, Clone)]
+pub struct ServiceOffer {
+    pub client_id: String,
+    pub name: String,
+    pub roles: Vec<RoleRow>,
+}
+
+/// A service someone holds at the organisation, with their role codes.
+#[derive(Debug, Clone)]
+pub struct HeldService {
+    pub service: HeldServiceRow,
+    pub roles: Vec<String>,
+}
+
+/// A colleague to invite, with the services (and roles) to give them.
+#[derive(Debug, Clone)]
+pub struct ColleagueInvite {
+    pub email: Email,
+    pub given_name: String,
+    pub family_name: String,
+    /// (client id, role codes) for each service to grant.
+    pub services: Vec<(String, Vec<String>)>,
+}
+
+/// What inviting a colleague did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColleagueInvited {
+    /// A new account; its activation link is on its way.
+    NewAccount,
+    /// They were already invited: a fresh link went out.
+    Reinvited,
+    /// They already have an account: they were added, and see it when they next sign in.
+    ExistingAccount,
+}
+
+/// Approver use cases (a [`Directory`] plus the invitation flow).
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    pub(super) directory: Directory,
+    pub(super) lifecycle: Lifecycle,
+}
+
+impl Approvals {
+    pub fn new(directory: Directory, lifecycle: Lifecycle) -> Self {
+        Self {
+            directory,
+            lifecycle,
+        }
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.directory.store
+    }
+
+    /// Writes one audit event on its own.
+    pub(super) async fn audit(&self, event: AuditEvent) -> Result<(), DirectoryError> {
+        let now = self.directory.clock.now();
+        let mut tx = self.store().begin().await?;
+        self.store().append_audit(&mut tx, &event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records an approver reaching outside their organisations, and refuses it.
+    async fn refuse(
+        &self,
+        who: &UserRow,
+        organisation_id: &str,
+        subject: Option<&str>,
+        reason: &'static str,
+        ctx: &RequestContext,
+        error: DirectoryError,
+    ) -> DirectoryError {
+        let mut event = AuditEvent::new(Action::ApproverRefused)
+            .failed(reason)
+            .actor(&who.user_id())
+            .context(ctx.clone())
+            .details(serde_json::json!({ "organisation": organisation_id, "person": subject }));
+        if let Some(subject) = subject.filter(|s| s.len() == 32) {
+            event = event.subject(&UserId::from_stored(subject.to_owned()));
+        }
+        match self.audit(event).await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    /// The organisations where `user_id` is an approver, by name.
+    pub async fn approver_organisations(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<OrganisationRow>, DirectoryError> {
+        let mut out = Vec::new();
+        for m in self.store().memberships_of(user_id).await? {
+            if m.level == Level::Approver.as_str()
+                && m.status == "approved"
+                && let Some(org) = self.store().organisation_by_id(&m.organisation_id).await?
+            {
+                out.push(org);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks `user` is an active approver of `organisation_id`.
+    pub async fn approver_of(
+        &self,
+        user: &UserRow,
+        organisation_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<ApproverOf, DirectoryError> {
+        let membership = self.store().membership(&user.id, organisation_id).await?;
+        let ok = membership
+            .is_some_and(|m| m.level == Level::Approver.as_str() && m.status == "approved");
+        let organisation = match ok {
+            true => self.store().organisation_by_id(organisation_id).await?,
+            false => None,
+        };
+        match organisation {
+            Some(organisation) => Ok(ApproverOf {
+                approver: user.clone(),
+                organisation,
+            }),
+            None => Err(self
+                .refuse(
+                    user,
+                    organisation_id,
+                    None,
+                    "not_approver",
+                    ctx,
+                    DirectoryError::NotApprover,
+                )
+                .await),
+        }
+    }
+
+    /// Someone in the approver's organisation; anyone else is "not found" (and audited).
+    pub async fn colleague(
+        &self,
+        scope: &ApproverOf,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<Colleague, DirectoryError> {
+        let found = match self
+            .store()
+            .membership(user_id, &scope.organisation.id)
+            .await?
+        {
+            Some(membership) => self
+                .store()
+                .user_by_id(&UserId::from_stored(user_id.to_owned()))
+                .await?
+                .map(|user| Colleague { user, membership }),
+            None => None,
+        };
+        match found {
+            Some(colleague) => Ok(colleague),
+            None => Err(self
+                .refuse(
+                    &scope.approver,
+                    &scope.organisation.id,
+                    Some(user_id),
+                    "not_in_organisation",
+                    ctx,
+                    DirectoryError::NoSuchPerson,
+                )
+                .await),
+        }
+    }
+
+    /// One page (from 1) of the organisation's people matching `term`, and how many match.
+    pub async fn people(
+        &self,
+        scope: &ApproverOf,
+        term: &str,
+        page: i64,
+    ) -> Result<(Vec<PersonRow>, i64), DirectoryError> {
+        let org = &scope.organisation.id;
+        let total = self.store().count_organisation_people(org, term).await?;
+        let offset = (page.max(1) - 1) * PEOPLE_PER_PAGE;
+        let people = self
+            .store()
+            .organisation_people(org, term, PEOPLE_PER_PAGE, offset)
+            .await?;
+        Ok((people, total))
+    }
+
+    /// The services a colleague holds at the organisation, with their roles.
+    pub async fn services_of(
+        &self,
+        scope: &ApproverOf,
+        colleague: &Colleague,
+    ) -> Result<Vec<HeldService>, DirectoryError> {
+        let org = &scope.organisation.id;
+        let mut out = Vec::new();
+        for service in self.store().services_held(&colleague.user.id, org).await? {
+            let roles = self
+                .store()
+                .access_roles(&colleague.user.id, org, &service.client_id)
+                .await?;
+            out.push(HeldService { service, roles });
+        }
+        Ok(out)
+    }
+
+    /// The services that may be granted at the approver's organisation.
+    pub async fn services_offered(
+        &self,
+        scope: &ApproverOf,
+    ) -> Result<Vec<ServiceOffer>, DirectoryError> {
+        let mut out = Vec::new();
+        for client in self.store().list_clients().await? {
+            let kinds = self.store().service_organisation_kinds(&client.id).await?;
+            if !kinds.is_empty() && !kinds.contains(&scope.organisation.kind) {
+                continue;
+            }
+            let roles = self.store().roles(&client.id).await?;
+            out.push(ServiceOffer {
+                client_id: client.id,
+                name: client.name,
+                roles,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Sets exactly which services (and roles) a colleague has at the organisation, as one
+    /// change: ticked services are granted with their roles, unticked ones taken away.
+    /// Returns whether anything changed.
+    pub async fn set_services(
+        &self,
+        scope: &ApproverOf,
+        colleague: &Colleague,
+        chosen: &[(String, Vec<String>)],
+        ctx: &RequestContext,
+    ) -> Result<bool, DirectoryError> {
+        for (client_id, _) in chosen {
+            self.offered(scope, client_id).await?;
+        }
+        let wanted = self.checked_roles(chosen).await?;
+        let held = self.services_of(scope, colleague).await?;
+        let org = &scope.organisation.id;
+        let subject = colleague.user.user_id();
+        let now = self.directory.clock.now();
+        let store = self.store();
+        let mut changed = false;
+        let mut tx = store.begin().await?;
+        for (client_id, codes) in &wanted {
+            let before = held.iter().find(|h| h.service.client_id == *client_id);
+            if before.is_some_and(|h| {
+                let mut a = h.roles.clone();
+                let mut b = codes.clone();
+                a.sort();
+                b.sort();
+                a == b
+            }) {
+                continue;
+            }
+            store
+                .set_access(
+                    &mut tx,
+                    subject.as_str(),
+                    org,
+                    client_id,
+                    codes,
+                    now.timestamp_millis(),
+                )
+                .await?;
+            let event = AuditEvent::new(Action::AccessGranted)
+                .actor(&scope.approver.user_id())
+                .subject(&subject)
+                .organisation(org)
+                .client(client_id)
+                .context(ctx.clone())
+                .diff(
+                    serde_json::json!(before.map(|h| &h.roles)),
+                    serde_json::json!(codes),
+                );
+            store.append_audit(&mut tx, &event, now).await?;
+            changed = true;
+        }
+        for h in &held {
+            if wanted.iter().any(|(c, _)| *c == h.service.client_id) {
+                continue;
+            }
+            store
+                .delete_access(&mut tx, subject.as_str(), org, &h.service.client_id)
+                .await?;
+            let event = AuditEvent::new(Action::AccessRevoked)
+                .actor(&scope.approver.user_id())
+                .subject(&subject)
+                .organisation(org)
+                .client(&h.service.client_id)
+                .context(ctx.clone());
+            store.append_audit(&mut tx, &event, now).await?;
+            changed = true;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Makes a colleague an approver, or a member again.
+    pub async fn set_level(
+        &self,
+        scope: &ApproverOf,
+        colleague: &Colleague,
+        level: Level,
+        ctx: &RequestContext,
+    ) -> Result<(), DirectoryError> {
+        if level == Level::Member {
+            self.keep_an_approver(scope, colleague).await?;
+        }
+        self.directory
+            .add_member(
+                &colleague.user,
+                &scope.organisation.id,
+                level,
+                scope.actor(),
+                ctx,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a colleague from the organisation; their access there ends at once.
+    pub async fn remove(
+        &self,
+        scope: &ApproverOf,
+        colleague: &Colleague,
+        ctx: &RequestContext,
+    ) -> Result<(), DirectoryError> {
+        self.keep_an_approver(scope, colleague).await?;
+        self.directory
+            .remove_member(&colleague.user, &scope.organisation.id, scope.actor(), ctx)
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses to leave the organisation without an active approver.
+    async fn keep_an_approver(
+        &self,
+        scope: &ApproverOf,
+        colleague: &Colleague,
+    ) -> Result<(), DirectoryError> {
+        if colleague.membership.level != Level::Approver.as_str() {
+            return Ok(());
+        }
+        let approvers = self.store().approvers(&scope.organisation.id).await?;
+        if approvers.iter().all(|id| *id == colleague.user.id) {
+            return Err(DirectoryError::Field(
+                "level",
+                "The organisation needs at least one approver: appoint another first".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn offered(&self, scope: &ApproverOf, client_id: &str) -> Result<(), DirectoryError> {
+        let offered = self.services_offered(scope).await?;
+        if offered.iter().any(|s| s.client_id == client_id) {
+            Ok(())
+        } else {
+            Err(DirectoryError::Field(
+                "client",
+                "Choose a service your organisation can use".into(),
+            ))
+        }
+    }
+
+    /// Invites a colleague (or adds someone who already has an account) to the organisation
+    /// with the chosen services and roles, as one change.
+    pub async fn invite(
+        &self,
+        scope: &ApproverOf,
+        invite: ColleagueInvite,
+        ctx: &RequestContext,
+    ) -> Result<ColleagueInvited, DirectoryError> {
+        for (client_id, _) in &invite.services {
+            self.offered(scope, client_id).await?;
+        }
+        let existing = self.store().user_by_email(&invite.email).await?;
+        let org = &scope.organisation;
+        if let Some(user) = &existing
+            && user.status()? == UserStatus::Deactivated
+        {
+            return Err(DirectoryError::Field(
+                "email",
+                "That account has been deactivated; ask the helpdesk".into(),
+            ));
+        }
+        let before = match &existing {
+            Some(user) => self.store().membership(&user.id, &org.id).await?,
+            None => None,
+        };
+        let roles = self.checked_roles(&invite.services).await?;
+        let now = self.directory.clock.now();
+        let store = self.store();
+        let mut tx = store.begin().await?;
+        let (user_id, outcome) = match &existing {
+            None => {
+                let person = Invite {
+                    email: invite.email.clone(),
+                    given_name: invite.given_name.clone(),
+                    family_name: invite.family_name.clone(),
+                    return_to: None,
+                };
+                let id = self
+                    .lifecycle
+                    .invite_in(&mut tx, &person, scope.actor(), ctx, now)
+                    .await?;
+                (id, ColleagueInvited::NewAccount)
+            }
+            Some(user) if user.status()? == UserStatus::Invited => {
+                self.lifecycle
+                    .reinvite_in(&mut tx, user, scope.actor(), ctx, now)
+                    .await?;
+                (user.user_id(), ColleagueInvited::Reinvited)
+            }
+            Some(user) => (user.user_id(), ColleagueInvited::ExistingAccount),
+        };
+        let millis = now.timestamp_millis();
+        if before.is_none() {
+            store
+                .upsert_membership(&mut tx, user_id.as_str(), &org.id, "member", millis)
+                .await?;
+            let added = AuditEvent::new(Action::MembershipAdded)
+                .actor(&scope.approver.user_id())
+                .subject(&user_id)
+                .organisation(&org.id)
+                .context(ctx.clone())
+                .diff(serde_json::Value::Null, serde_json::json!("member"));
+            store.append_audit(&mut tx, &added, now).await?;
+        }
+        for (client_id, codes) in &roles {
+            store
+                .set_access(&mut tx, user_id.as_str(), &org.id, client_id, codes, millis)
+                .await?;
+            let granted = AuditEvent::new(Action::AccessGranted)
+                .actor(&scope.approver.user_id())
+                .subject(&user_id)
+                .organisation(&org.id)
+                .client(client_id)
+                .context(ctx.clone())
+                .details(serde_json::json!({ "roles": codes }));
+            store.append_audit(&mut tx, &granted, now).await?;
+        }
+        tx.commit().await?;
+        self.lifecycle.mailer().nudge();
+        Ok(outcome)
+    }
+
+    /// Each service's role codes, checked against the roles it defines.
+    pub(super) async fn checked_roles(
+        &self,
+        services: &[(String, Vec<String>)],
+    ) -> Result<Vec<(String, Vec<String>)>, DirectoryError> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (client_id, codes) in services {
+            if out.iter().any(|(c, _)| c == client_id) {
+                continue;
+            }
+            let defined = self.store().roles(client_id).await?;
+            let mut wanted = Vec::new();
+            for code in codes {
+                if !defined.iter().any(|d| d.code == *code) {
+                    return Err(DirectoryError::Field(
+                        "services",
+                        format!("The service has no role {code:?}"),
+                    ));
+                }
+                if !wanted.contains(code) {
+                    wanted.push(code.clone());
+                }
+            }
+            out.push((client_id.clone(), wanted));
+        }
+        Ok(out)
+    }
+}

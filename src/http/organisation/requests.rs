@@ -1,0 +1,173 @@
+//! `/organisation/{org}/requests/{id}`: an approver approves or rejects a request to join
+//! their organisation or use a service there, with a reason the requester is sent.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::{CookieJar, Form};
+use serde::Deserialize;
+
+use super::super::client::Client;
+use super::super::current_user::VerifiedUser;
+use super::super::forms::FormErrors;
+use super::super::pages::Layout;
+use super::super::{AppState, Error, csrf};
+use super::approver;
+use super::people::day;
+use super::services::RoleChoice;
+use crate::directory::{ApproverOf, Decision, DirectoryError};
+use crate::store::AccessRequestRow;
+
+#[derive(Template)]
+#[template(path = "organisation/request.html")]
+struct RequestPage {
+    layout: Layout,
+    form: FormErrors,
+    csrf_token: String,
+    org_id: String,
+    organisation: String,
+    id: String,
+    name: String,
+    email: String,
+    asks_for: String,
+    reason: String,
+    asked_on: String,
+    /// "waiting", "approved" or "rejected" (and so on), as shown.
+    status: String,
+    pending: bool,
+    roles: Vec<RoleChoice>,
+    decision: String,
+    decision_reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    role: Vec<String>,
+}
+
+async fn render(
+    state: &AppState,
+    jar: CookieJar,
+    scope: &ApproverOf,
+    request: &AccessRequestRow,
+    input: &DecideForm,
+    form: FormErrors,
+    status: StatusCode,
+) -> Result<Response, Error> {
+    let roles = match &request.client_id {
+        Some(client_id) => state
+            .store
+            .roles(client_id)
+            .await?
+            .into_iter()
+            .map(|r| RoleChoice {
+                checked: input.role.contains(&r.code),
+                value: r.code,
+                name: r.name,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
+    let page = RequestPage {
+        layout: Layout::default(),
+        form,
+        csrf_token,
+        org_id: scope.organisation.id.clone(),
+        organisation: scope.organisation.name.clone(),
+        id: request.id.clone(),
+        name: format!("{} {}", request.given_name, request.family_name),
+        email: request.email.clone(),
+        asks_for: match &request.client_name {
+            Some(service) => format!("To use {service} for {}", scope.organisation.name),
+            None => format!("To join {}", scope.organisation.name),
+        },
+        reason: request.reason.clone(),
+        asked_on: day(request.created_at),
+        status: match request.status.as_str() {
+            "pending" => "Waiting for an answer".to_owned(),
+            "approved" => "Approved".to_owned(),
+            "rejected" => "Rejected".to_owned(),
+            _ => "Withdrawn".to_owned(),
+        },
+        pending: request.status == "pending",
+        roles,
+        decision: input.decision.clone(),
+        decision_reason: input.reason.clone(),
+    };
+    Ok((status, jar, Html(page.render()?)).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    verified: VerifiedUser,
+    Client(ctx): Client,
+    jar: CookieJar,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, Error> {
+    let scope = approver(&state, &verified, &org, &ctx).await?;
+    let request = state.approvals.request_for(&scope, &id, &ctx).await?;
+    let input = DecideForm::default();
+    let form = FormErrors::default();
+    render(&state, jar, &scope, &request, &input, form, StatusCode::OK).await
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    verified: VerifiedUser,
+    Client(ctx): Client,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path((org, id)): Path<(String, String)>,
+    Form(input): Form<DecideForm>,
+) -> Result<Response, Error> {
+    if !csrf::is_valid(&jar, state.cookies, &input.csrf_token, &headers) {
+        return Ok(super::super::error::forbidden());
+    }
+    let scope = approver(&state, &verified, &org, &ctx).await?;
+    let request = state.approvals.request_for(&scope, &id, &ctx).await?;
+    let mut errors = FormErrors::default();
+    let approve = match input.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            errors.add(
+                "decision",
+                "Choose whether to approve or reject the request",
+            );
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render(&state, jar, &scope, &request, &input, errors, status).await;
+        }
+    };
+    let decision = Decision {
+        approve,
+        roles: input.role.clone(),
+        reason: input.reason.clone(),
+    };
+    match state
+        .approvals
+        .decide(&scope, &request, decision, &ctx)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/organisation/{org}?notice=decided")).into_response()),
+        Err(DirectoryError::Field(field, message)) => {
+            let field = match field {
+                "reason" => "reason",
+                "services" => "roles",
+                _ => "decision",
+            };
+            errors.add(field, message);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render(&state, jar, &scope, &request, &input, errors, status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
