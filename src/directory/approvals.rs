@@ -505,7 +505,7 @@ impl Approvals {
                 if !defined.iter().any(|d| d.code == *code) {
                     return Err(DirectoryError::Field(
                         "services",
-                        format!("The service has no role {code:?}"),
+                        format!("The service has no role called {code}"),
                     ));
                 }
                 if !wanted.contains(code) {

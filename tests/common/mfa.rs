@@ -124,3 +124,23 @@ impl Browser {
         self.post("/sign-in/verify", &form).await
     }
 }
+
+impl TestApp {
+    /// A browser signed in as `email` with 2-step verification in its session (as approver
+    /// and staff pages need): an authenticator app is set up first, then a fresh sign-in
+    /// uses it. Call before making the person an approver or staff.
+    pub async fn verified_browser(&self, email: &str, password: &str) -> Browser {
+        let first = self.browser();
+        assert_eq!(first.sign_in(email, password).await.status(), 303);
+        let (device, _) = first.add_app(self, "Phone").await;
+        // The step used at set-up cannot be used again.
+        self.clock.advance(chrono::Duration::seconds(30));
+        let me = self.browser();
+        me.sign_in_to_second_step(email, password).await;
+        let done = me
+            .second_step("code", &[("code", &device.code_now(self))])
+            .await;
+        assert_eq!(done.status(), 303, "second step accepted");
+        me
+    }
+}
