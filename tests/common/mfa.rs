@@ -130,10 +130,23 @@ impl TestApp {
     /// and staff pages need): an authenticator app is set up first, then a fresh sign-in
     /// uses it. Call before making the person an approver or staff.
     pub async fn verified_browser(&self, email: &str, password: &str) -> Browser {
+        self.verified_browser_and_app(email, password).await.0
+    }
+
+    /// Like [`TestApp::verified_browser`], also returning the app to sign in with again.
+    pub async fn verified_browser_and_app(&self, email: &str, password: &str) -> (Browser, App) {
         let first = self.browser();
         assert_eq!(first.sign_in(email, password).await.status(), 303);
         let (device, _) = first.add_app(self, "Phone").await;
-        // The step used at set-up cannot be used again.
+        (
+            self.sign_in_verified(email, password, &device).await,
+            device,
+        )
+    }
+
+    /// A fresh browser signed in with a password and a code from `device`.
+    pub async fn sign_in_verified(&self, email: &str, password: &str, device: &App) -> Browser {
+        // A step already used (at set-up, or the last sign-in) cannot be used again.
         self.clock.advance(chrono::Duration::seconds(30));
         let me = self.browser();
         me.sign_in_to_second_step(email, password).await;
