@@ -1,0 +1,158 @@
+//! The migration dashboard as helpdesk staff see it, on both engines: per local authority
+//! and per service, contacts brought over from Authentix, invited, activated, using 2-step
+//! verification and not activated after N days, and the share of each service's
+//! organisations ready to switch off the shared password — on the page and as CSV, to staff
+//! only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::oidc::{PASSWORD, Spec};
+use common::{ClockExt, Engine, TestApp};
+use gatehouse::audit::{Actor, RequestContext};
+use gatehouse::directory::Directory;
+use gatehouse::domain::Email;
+use gatehouse::staff::{Staff, StaffRole};
+
+both_engines!(the_dashboard_shows_how_far_each_authority_and_service_has_moved);
+
+const EXPORT: &str =
+    "authentix_account,urn,la_code,contact_name,contact_email,job_title,services,last_used
+AX100000,100000,,Ana Lopez,ana@brampton.example,Head,sdt,2020-01-01
+AX100000,100000,,Ben Osei,ben@brampton.example,Bursar,sdt;edubase,2020-01-01
+AX100021,100021,,Cara Lund,cara@ashford.example,Head,sdt,2020-01-01
+";
+
+async fn id_of(app: &TestApp, email: &str) -> String {
+    app.store
+        .user_by_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// The cells of the CSV line that starts with `start`.
+fn csv_line<'a>(csv: &'a str, start: &str) -> Vec<&'a str> {
+    csv.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line {start} in {csv}"))
+        .split(',')
+        .collect()
+}
+
+async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    for id in ["sdt", "edubase"] {
+        app.register(Spec {
+            scopes: "openid profile email organisation",
+            ..Spec::confidential(id)
+        })
+        .await;
+    }
+    let directory = Directory::new(app.store.clone(), Arc::new(app.clock.clone()));
+    let ctx = RequestContext::default();
+    directory
+        .import_gias(
+            include_bytes!("fixtures/gias_establishments.csv"),
+            false,
+            Actor::Cli,
+            &ctx,
+        )
+        .await
+        .unwrap();
+    directory
+        .import_authentix(EXPORT.as_bytes(), &HashMap::new(), false, Actor::Cli, &ctx)
+        .await
+        .unwrap();
+    // Ana and Cara were invited 15 days ago; Ana has since set up her account.
+    let invited_at = (app.clock.now_for_tests() - Duration::days(15)).timestamp_millis();
+    for email in ["ana@brampton.example", "cara@ashford.example"] {
+        let id = id_of(&app, email).await;
+        app.store
+            .mark_migration_invited(&id, invited_at, false)
+            .await
+            .unwrap();
+    }
+    let ana = id_of(&app, "ana@brampton.example").await;
+    app.sql(&format!(
+        "UPDATE users SET status = 'active' WHERE id = '{ana}'"
+    ))
+    .await;
+    // Ana has an authenticator app; an app still waiting for its first code does not count.
+    app.sql(&format!(
+        "INSERT INTO totp_factors (id, user_id, name, secret_sealed, created_at, confirmed_at) \
+         VALUES ('t1', '{ana}', 'Phone', 'v1.x', 1, 1), ('t2', '{ana}', 'Old', 'v1.x', 1, NULL)"
+    ))
+    .await;
+    let ben = id_of(&app, "ben@brampton.example").await;
+    app.sql(&format!(
+        "INSERT INTO totp_factors (id, user_id, name, secret_sealed, created_at) \
+         VALUES ('t3', '{ben}', 'Phone', 'v1.x', 1)"
+    ))
+    .await;
+
+    // Staff only, with 2-step verification.
+    let hana_id = app.create_user("hana@helpdesk.example", PASSWORD).await;
+    let hana = app
+        .verified_browser("hana@helpdesk.example", PASSWORD)
+        .await;
+    assert_eq!(hana.get("/manage/migration").await.status(), 403);
+    assert_eq!(hana.get("/manage/migration.csv").await.status(), 403);
+    let staff = Staff::new(app.store.clone(), Arc::new(app.clock.clone()));
+    let hana_row = app.store.user_by_id(&hana_id).await.unwrap().unwrap();
+    staff
+        .grant(&hana_row, StaffRole::Helpdesk, Actor::Cli, &ctx)
+        .await
+        .unwrap();
+
+    let page = hana.get("/manage/migration").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Brampton Council (801)") && html.contains("Ashford Council (800)"));
+    assert!(
+        html.contains("1 of 2 (50%)"),
+        "sdt: one of its two schools is ready"
+    );
+
+    let csv = hana.get("/manage/migration.csv?days=14").await;
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    // imported, invited, activated, with 2-step verification, not activated after 14 days,
+    // organisations, ready, percent.
+    assert_eq!(
+        csv_line(&csv, "local_authority,801,")[3..],
+        ["2", "1", "1", "1", "0", "1", "1", "100"]
+    );
+    assert_eq!(
+        csv_line(&csv, "local_authority,800,")[3..],
+        ["1", "1", "0", "0", "1", "1", "0", "0"]
+    );
+    assert_eq!(
+        csv_line(&csv, "service,sdt,")[3..],
+        ["3", "2", "1", "1", "1", "2", "1", "50"]
+    );
+    assert_eq!(
+        csv_line(&csv, "service,edubase,")[3..],
+        ["1", "0", "0", "0", "0", "1", "0", "0"]
+    );
+    // Counted as not activated only after the chosen number of days.
+    let later = hana
+        .get("/manage/migration.csv?days=30")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv_line(&later, "local_authority,800,")[7], "0");
+}
