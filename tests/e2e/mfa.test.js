@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { startServer, launchBrowser, seriousViolations } from './harness.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { startServer, launchBrowser, seriousViolations, totp, nextCode } from './harness.js';
 
 const PASSWORD = 'marble kettle orbit saxophone';
 
@@ -52,34 +52,6 @@ async function newPage() {
 
 async function assertAccessible(page, what) {
   assert.deepEqual(await seriousViolations(page), [], `${what} has accessibility violations`);
-}
-
-/** RFC 6238 with SHA-1, 6 digits, 30-second steps: what an authenticator app computes. */
-function totp(base32, at = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const bytes = [];
-  for (const c of base32.replace(/\s/g, '')) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      bytes.push((value >>> (bits - 8)) & 255);
-      bits -= 8;
-    }
-  }
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
-  const h = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
-  const o = h[19] & 15;
-  const n = (((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1e6;
-  return String(n).padStart(6, '0');
-}
-
-/** Each code works once: wait for the app to show the next one. */
-async function nextCode(base32) {
-  await new Promise((r) => setTimeout(r, 30000 - (Date.now() % 30000) + 300));
-  return totp(base32);
 }
 
 async function signIn(page, email) {
