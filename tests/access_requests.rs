@@ -56,7 +56,7 @@ async fn requests_are_answered_by_approvers_or_the_helpdesk(engine: Engine) {
     let ctx = RequestContext::default();
     directory
         .import_gias(
-            include_bytes!("fixtures/gias_establishments.csv"),
+            std::io::Cursor::new(include_bytes!("fixtures/gias_establishments.csv")),
             false,
             Actor::Cli,
             &ctx,

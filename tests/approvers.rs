@@ -47,7 +47,7 @@ async fn world(engine: Engine) -> World {
     let ctx = RequestContext::default();
     directory
         .import_gias(
-            include_bytes!("fixtures/gias_establishments.csv"),
+            std::io::Cursor::new(include_bytes!("fixtures/gias_establishments.csv")),
             false,
             Actor::Cli,
             &ctx,

@@ -59,7 +59,7 @@ async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine
     let ctx = RequestContext::default();
     directory
         .import_gias(
-            include_bytes!("fixtures/gias_establishments.csv"),
+            std::io::Cursor::new(include_bytes!("fixtures/gias_establishments.csv")),
             false,
             Actor::Cli,
             &ctx,
@@ -67,7 +67,13 @@ async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine
         .await
         .unwrap();
     directory
-        .import_authentix(EXPORT.as_bytes(), &HashMap::new(), false, Actor::Cli, &ctx)
+        .import_authentix(
+            std::io::Cursor::new(EXPORT),
+            &HashMap::new(),
+            false,
+            Actor::Cli,
+            &ctx,
+        )
         .await
         .unwrap();
     // Ana and Cara were invited 15 days ago; Ana has since set up her account.

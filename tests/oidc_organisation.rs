@@ -140,7 +140,7 @@ async fn setup(app: &TestApp) -> (Directory, Rp) {
     let ctx = RequestContext::default();
     let extract = include_bytes!("fixtures/gias_establishments.csv");
     directory
-        .import_gias(extract, false, Actor::Cli, &ctx)
+        .import_gias(std::io::Cursor::new(extract), false, Actor::Cli, &ctx)
         .await
         .unwrap();
     directory

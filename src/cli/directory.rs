@@ -11,7 +11,7 @@ use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::directory::{
     Directory, DirectoryError, ImportReport, NewOrganisation, OrgKind, OrgStatus,
-    OrganisationChanges,
+    OrganisationChanges, Rejections,
 };
 use crate::server::open_store;
 use crate::store::OrganisationRow;
@@ -115,20 +115,23 @@ async fn directory(sources: &Sources) -> Result<(Directory, crate::store::Store)
     Ok((Directory::new(store.clone(), Arc::new(SystemClock)), store))
 }
 
-fn read_file(file: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(file).map_err(|e| Failure {
-        code: 2,
-        message: format!("cannot read {}: {e}", file.display()),
-    })
+/// Opens an import file; it is read as the import goes, never all at once.
+fn open_file(file: &std::path::Path) -> Result<std::io::BufReader<std::fs::File>, Failure> {
+    std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .map_err(|e| Failure {
+            code: 2,
+            message: format!("cannot read {}: {e}", file.display()),
+        })
 }
 
 pub async fn import(sources: &Sources, command: ImportCommand) -> Result<(), Failure> {
     match command {
         ImportCommand::Gias { file, dry_run } => {
-            let bytes = read_file(&file)?;
+            let input = open_file(&file)?;
             let (directory, store) = directory(sources).await?;
             let outcome = directory
-                .import_gias(&bytes, dry_run, Actor::Cli, &RequestContext::default())
+                .import_gias(input, dry_run, Actor::Cli, &RequestContext::default())
                 .await;
             store.close().await;
             let report = outcome.map_err(failed)?;
@@ -147,16 +150,10 @@ pub async fn import(sources: &Sources, command: ImportCommand) -> Result<(), Fai
                 })?;
                 map.insert(code.trim().to_lowercase(), client.trim().to_owned());
             }
-            let bytes = read_file(&file)?;
+            let input = open_file(&file)?;
             let (directory, store) = directory(sources).await?;
             let outcome = directory
-                .import_authentix(
-                    &bytes,
-                    &map,
-                    dry_run,
-                    Actor::Cli,
-                    &RequestContext::default(),
-                )
+                .import_authentix(input, &map, dry_run, Actor::Cli, &RequestContext::default())
                 .await;
             store.close().await;
             let report = outcome.map_err(failed)?;
@@ -179,17 +176,21 @@ fn print_migration(file: &std::path::Path, report: &crate::directory::MigrationR
     println!("  memberships:       {}", report.memberships);
     println!("  approvers:         {}", report.approvers);
     println!("  access granted:    {}", report.access_granted);
-    println!("  rejected:          {}", report.rejected.len());
-    for (code, lines) in &report.unknown_services {
-        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+    println!("  rejected:          {}", report.rejected.total);
+    for (code, mentions) in &report.unknown_services {
+        let lines: Vec<String> = mentions.lines.iter().map(u64::to_string).collect();
+        let more = mentions.total - mentions.lines.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         println!(
-            "unknown service code {code:?} (no such service) on lines {}",
+            "unknown service code {code:?} (no such service) on lines {}{more}",
             lines.join(", ")
         );
     }
-    for r in &report.rejected {
-        println!("line {}: {}", r.line, r.reason);
-    }
+    print_rejected(&report.rejected);
 }
 
 fn print_report(file: &std::path::Path, report: &ImportReport) {
@@ -204,13 +205,20 @@ fn print_report(file: &std::path::Path, report: &ImportReport) {
     println!("  updated:           {}", report.updated);
     println!("  closed:            {}", report.closed);
     println!("  unchanged:         {}", report.unchanged);
-    println!("  rejected:          {}", report.rejected.len());
+    println!("  rejected:          {}", report.rejected.total);
     println!(
         "  local authorities: {} created, {} updated",
         report.local_authorities_created, report.local_authorities_updated
     );
-    for r in &report.rejected {
+    print_rejected(&report.rejected);
+}
+
+fn print_rejected(rejected: &Rejections) {
+    for r in &rejected.shown {
         println!("line {}: {}", r.line, r.reason);
+    }
+    if rejected.more() > 0 {
+        println!("… and {} more rejected rows", rejected.more());
     }
 }
 

@@ -3,7 +3,9 @@
 //! service codes listed. Rows that cannot be used are refused with their line number.
 
 use super::clean_text;
-use super::csv_file::{self, ReadError, Rejected};
+use std::io::{Read, Seek};
+
+use super::csv_file::{Parse, ReadError, Rows};
 use crate::domain::Email;
 
 /// Where a contact works: a school by URN or a local authority by LA code.
@@ -35,10 +37,10 @@ const REQUIRED: [&str; 5] = [
     "services",
 ];
 
-/// Reads every row of an export.
-pub fn read(bytes: &[u8]) -> Result<Vec<Result<Contact, Rejected>>, ReadError> {
-    csv_file::read(
-        bytes,
+/// The rows of an export, read one at a time.
+pub fn rows<R: Read + Seek>(input: R) -> Result<Rows<R, Parse<Contact>>, ReadError> {
+    Rows::open(
+        input,
         &REQUIRED,
         "an Authentix contact export",
         |line, fields| contact(line, &|name| fields.get(name).to_owned()),

@@ -5,9 +5,11 @@
 
 use chrono::NaiveDate;
 
-pub use super::csv_file::{ReadError, Rejected, decode};
+use std::io::{Read, Seek};
 
-use super::csv_file::{self, Fields};
+pub use super::csv_file::{ReadError, Rejected, Rows};
+
+use super::csv_file::{Fields, Parse};
 use super::{OrgStatus, clean_text};
 
 /// One school as the extract describes it.
@@ -53,14 +55,20 @@ const POSTCODE: &str = "Postcode";
 
 const REQUIRED: [&str; 5] = [URN, LA_CODE, LA_NAME, NAME, STATUS_NAME];
 
-/// Reads every row of an extract.
-pub fn read(bytes: &[u8]) -> Result<Vec<Result<Establishment, Rejected>>, ReadError> {
-    csv_file::read(
-        bytes,
+/// The rows of an extract, read one at a time.
+pub fn rows<R: Read + Seek>(input: R) -> Result<Rows<R, Parse<Establishment>>, ReadError> {
+    Rows::open(
+        input,
         &REQUIRED,
         "a GIAS establishments extract",
         establishment,
     )
+}
+
+/// Every row of an extract held in memory.
+#[cfg(test)]
+fn read(bytes: &[u8]) -> Result<Vec<Result<Establishment, Rejected>>, ReadError> {
+    rows(std::io::Cursor::new(bytes))?.collect_all()
 }
 
 fn optional(value: &str) -> Option<String> {

@@ -3,9 +3,11 @@
 //! changed and of each row refused.
 
 use std::collections::HashMap;
+use std::io::{Read, Seek};
 
 use chrono::{DateTime, Utc};
 
+use super::csv_file::Rejections;
 use super::gias::{self, Establishment, Rejected};
 use super::{Directory, DirectoryError, OrgKind, OrgStatus};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
@@ -21,8 +23,8 @@ pub struct ImportReport {
     /// Schools that were open and are now closed.
     pub closed: usize,
     pub unchanged: usize,
-    /// Rows refused, in file order.
-    pub rejected: Vec<Rejected>,
+    /// Rows refused, in file order (the first thousand; all are counted).
+    pub rejected: Rejections,
     pub local_authorities_created: usize,
     pub local_authorities_updated: usize,
     pub dry_run: bool,
@@ -94,13 +96,16 @@ fn same(a: &OrganisationRow, b: &OrganisationRow) -> bool {
     strip(a) == strip(b)
 }
 
-/// Splits the file's rows into schools to apply and rows refused, refusing a URN seen
-/// before in the same file.
-fn sort_rows(rows: Vec<Result<Establishment, Rejected>>) -> (Vec<Establishment>, Vec<Rejected>) {
+/// Reads the file's rows into schools to apply and rows refused, refusing a URN seen
+/// before in the same file. Memory grows with the schools kept, not with the file.
+fn sort_rows<R: Read + Seek>(
+    input: R,
+) -> Result<(usize, Vec<Establishment>, Rejections), DirectoryError> {
+    let mut rows = gias::rows(input)?;
     let mut first_line: HashMap<String, u64> = HashMap::new();
     let mut schools = Vec::new();
-    let mut rejected = Vec::new();
-    for row in rows {
+    let mut rejected = Rejections::default();
+    while let Some(row) = rows.next_row()? {
         match row {
             Ok(e) => match first_line.get(&e.urn) {
                 Some(first) => rejected.push(Rejected {
@@ -115,27 +120,26 @@ fn sort_rows(rows: Vec<Result<Establishment, Rejected>>) -> (Vec<Establishment>,
             Err(r) => rejected.push(r),
         }
     }
-    rejected.sort_by_key(|r| r.line);
-    (schools, rejected)
+    rejected.sort();
+    Ok((rows.read, schools, rejected))
 }
 
 impl Directory {
-    /// Imports a GIAS establishments extract (`bytes` as read from the file).
-    pub async fn import_gias(
+    /// Imports a GIAS establishments extract, read from `input` as it goes.
+    pub async fn import_gias<R: Read + Seek>(
         &self,
-        bytes: &[u8],
+        input: R,
         dry_run: bool,
         actor: Actor,
         ctx: &RequestContext,
     ) -> Result<ImportReport, DirectoryError> {
-        let rows = gias::read(bytes)?;
+        let (rows, schools, rejected) = sort_rows(input)?;
         let mut report = ImportReport {
-            rows: rows.len(),
+            rows,
             dry_run,
+            rejected,
             ..ImportReport::default()
         };
-        let (schools, rejected) = sort_rows(rows);
-        report.rejected = rejected;
         let now: DateTime<Utc> = self.clock.now();
         let millis = now.timestamp_millis();
 
@@ -217,7 +221,7 @@ impl Directory {
                 "updated": report.updated,
                 "closed": report.closed,
                 "unchanged": report.unchanged,
-                "rejected": report.rejected.len(),
+                "rejected": report.rejected.total,
                 "local_authorities_created": report.local_authorities_created,
                 "local_authorities_updated": report.local_authorities_updated,
             }));

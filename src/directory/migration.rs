@@ -5,13 +5,25 @@
 //! (none for a dry run); invitations go out later, in waves.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Seek};
 
-use super::authentix::{self, Contact, Workplace};
-use super::csv_file::Rejected;
+use super::authentix::{self, Workplace};
+use super::csv_file::{Rejected, Rejections};
 use super::{Directory, DirectoryError, OrgStatus};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::domain::UserStatus;
 use crate::store::{NewUser, OrganisationRow};
+
+/// Lines listed for each unknown service code; beyond this they are only counted.
+const LINES_SHOWN: usize = 100;
+
+/// Where a legacy service code with no service was used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// The first lines it was on.
+    pub lines: Vec<u64>,
+    pub total: usize,
+}
 
 /// What a migration import did (or would do).
 #[derive(Debug, Clone, Default)]
@@ -23,72 +35,71 @@ pub struct MigrationReport {
     pub memberships: usize,
     pub approvers: usize,
     pub access_granted: usize,
-    pub rejected: Vec<Rejected>,
+    pub rejected: Rejections,
     /// Legacy service codes with no service, and the lines that used them.
-    pub unknown_services: BTreeMap<String, Vec<u64>>,
+    pub unknown_services: BTreeMap<String, Mentions>,
     pub dry_run: bool,
 }
 
 impl Directory {
-    /// Imports an Authentix contact export. `services` maps legacy codes to client ids; a code
-    /// with no mapping is used as a client id itself when such a service exists.
-    pub async fn import_authentix(
+    /// Imports an Authentix contact export, reading it as it goes, in one transaction.
+    /// `services` maps legacy codes to client ids; a code with no mapping is used as a client
+    /// id itself when such a service exists.
+    pub async fn import_authentix<R: Read + Seek>(
         &self,
-        bytes: &[u8],
+        input: R,
         services: &HashMap<String, String>,
         dry_run: bool,
         actor: Actor,
         ctx: &RequestContext,
     ) -> Result<MigrationReport, DirectoryError> {
-        let rows = authentix::read(bytes)?;
+        let mut rows = authentix::rows(input)?;
         let mut report = MigrationReport {
-            rows: rows.len(),
             dry_run,
             ..MigrationReport::default()
         };
-        let mut contacts: Vec<Contact> = Vec::new();
-        for row in rows {
-            match row {
-                Ok(c) => contacts.push(c),
-                Err(r) => report.rejected.push(r),
-            }
-        }
-        // Which legacy codes name a service, decided once.
-        let mut clients: HashMap<String, Option<String>> = HashMap::new();
-        for code in contacts.iter().flat_map(|c| c.services.iter()) {
-            if clients.contains_key(code) {
-                continue;
-            }
-            let id = services.get(code).cloned().unwrap_or_else(|| code.clone());
-            let exists = self.store.client_by_id(&id).await?.is_some();
-            clients.insert(code.clone(), exists.then_some(id));
-        }
+        // Every service and the kinds of organisation it allows, read once.
         let mut kinds: HashMap<String, Vec<String>> = HashMap::new();
-        for id in clients.values().flatten() {
-            kinds.insert(id.clone(), self.store.service_organisation_kinds(id).await?);
+        for client in self.store.list_clients().await? {
+            let allowed = self.store.service_organisation_kinds(&client.id).await?;
+            kinds.insert(client.id, allowed);
         }
-        let mut existing = HashMap::new();
-        for c in &contacts {
-            if let Some(user) = self.store.user_by_email(&c.email).await? {
-                existing.insert(c.email.normalised().to_owned(), user.id);
-            }
-        }
+        let client_for = |code: &str| -> Option<String> {
+            let id = services.get(code).map_or(code, String::as_str);
+            kinds.contains_key(id).then(|| id.to_owned())
+        };
 
         let now = self.clock.now();
         let millis = now.timestamp_millis();
         let mut tx = self.store.begin().await?;
         let orgs = self.store.organisations_for_import(&mut tx).await?;
-        let find = |w: &Workplace| -> Option<&OrganisationRow> {
-            orgs.iter().find(|o| match w {
-                Workplace::School(urn) => o.urn.as_deref() == Some(urn.as_str()),
-                Workplace::LocalAuthority(code) => {
-                    o.kind == "local_authority" && o.la_code.as_deref() == Some(code.as_str())
+        let mut schools: HashMap<&str, &OrganisationRow> = HashMap::new();
+        let mut authorities: HashMap<&str, &OrganisationRow> = HashMap::new();
+        for o in &orgs {
+            if o.kind == "local_authority" {
+                if let Some(code) = o.la_code.as_deref() {
+                    authorities.insert(code, o);
                 }
-            })
+            } else if let Some(urn) = o.urn.as_deref() {
+                schools.insert(urn, o);
+            }
+        }
+        let find = |w: &Workplace| -> Option<&OrganisationRow> {
+            match w {
+                Workplace::School(urn) => schools.get(urn.as_str()).copied(),
+                Workplace::LocalAuthority(code) => authorities.get(code.as_str()).copied(),
+            }
         };
         let mut people: HashMap<String, String> = HashMap::new();
         let mut first_at_org: HashSet<String> = HashSet::new();
-        for contact in &contacts {
+        while let Some(row) = rows.next_row()? {
+            let contact = match row {
+                Ok(contact) => contact,
+                Err(rejected) => {
+                    report.rejected.push(rejected);
+                    continue;
+                }
+            };
             let org = match find(&contact.workplace) {
                 None => {
                     report.rejected.push(Rejected {
@@ -112,15 +123,19 @@ impl Directory {
                 Some(org) => org,
             };
             let key = contact.email.normalised().to_owned();
-            let known = people.get(&key).or_else(|| existing.get(&key)).cloned();
-            let user_id = match known {
-                Some(id) => {
-                    if !people.contains_key(&key) {
+            let known = match people.get(&key) {
+                Some(id) => Some(id.clone()),
+                None => {
+                    let found = self.store.user_id_by_email_in(&mut tx, &key).await?;
+                    if let Some(id) = &found {
                         report.accounts_existing += 1;
                         people.insert(key.clone(), id.clone());
                     }
-                    id
+                    found
                 }
+            };
+            let user_id = match known {
+                Some(id) => id,
                 None => {
                     let new = NewUser {
                         email: contact.email.clone(),
@@ -162,16 +177,16 @@ impl Directory {
                 }
             }
             for code in &contact.services {
-                let Some(Some(client)) = clients.get(code) else {
-                    report
-                        .unknown_services
-                        .entry(code.clone())
-                        .or_default()
-                        .push(contact.line);
+                let Some(client) = client_for(code) else {
+                    let mentions = report.unknown_services.entry(code.clone()).or_default();
+                    mentions.total += 1;
+                    if mentions.lines.len() < LINES_SHOWN {
+                        mentions.lines.push(contact.line);
+                    }
                     continue;
                 };
                 let allowed = kinds
-                    .get(client)
+                    .get(&client)
                     .is_none_or(|k| k.is_empty() || k.contains(&org.kind));
                 if !allowed {
                     report.rejected.push(Rejected {
@@ -182,14 +197,15 @@ impl Directory {
                 }
                 if self
                     .store
-                    .ensure_access(&mut tx, &user_id, &org.id, client, millis)
+                    .ensure_access(&mut tx, &user_id, &org.id, &client, millis)
                     .await?
                 {
                     report.access_granted += 1;
                 }
             }
         }
-        report.rejected.sort_by_key(|r| r.line);
+        report.rows = rows.read;
+        report.rejected.sort();
         let mut event = AuditEvent::new(Action::MigrationImported)
             .context(ctx.clone())
             .details(serde_json::json!({
@@ -200,7 +216,7 @@ impl Directory {
                 "memberships": report.memberships,
                 "approvers": report.approvers,
                 "access_granted": report.access_granted,
-                "rejected": report.rejected.len(),
+                "rejected": report.rejected.total,
                 "unknown_services": report.unknown_services.keys().collect::<Vec<_>>(),
             }));
         event.actor = actor;

@@ -18,10 +18,11 @@ pub use approvals::{
     Approvals, ApproverOf, Colleague, ColleagueInvite, ColleagueInvited, HeldService,
     PEOPLE_PER_PAGE, ServiceOffer,
 };
+pub use csv_file::Rejections;
 pub use dashboard::Dashboard;
 pub use import::ImportReport;
 pub use memberships::{Access, Level};
-pub use migration::MigrationReport;
+pub use migration::{Mentions, MigrationReport};
 pub use organisations::{NewOrganisation, OrganisationChanges};
 
 use crate::clock::SharedClock;

@@ -167,6 +167,22 @@ impl Store {
         }))
     }
 
+    /// The id of the account with this normalised address, read inside `tx` (so rows the
+    /// transaction wrote are seen).
+    pub async fn user_id_by_email_in(
+        &self,
+        tx: &mut Tx,
+        email_normalised: &str,
+    ) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT id FROM users WHERE email_normalised = $1";
+        Ok(on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, String>(SQL)
+                .bind(email_normalised)
+                .fetch_optional(conn)
+                .await?
+        }))
+    }
+
     /// Changes an account's status inside `tx`; `reason` is kept for locked and deactivated
     /// accounts. Becoming active clears the failure count.
     pub async fn set_user_status(
