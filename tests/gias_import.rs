@@ -166,6 +166,26 @@ async fn a_dry_run_reports_without_saving(engine: Engine) {
         2,
         "no \"URN\" column",
     );
+    // A good header, then garbage with a stray quote that never closes: refused with the
+    // line it starts on, after reading at most a few MiB, and nothing is kept.
+    let mut garbage = include_bytes!("fixtures/gias_establishments.csv")[..]
+        .split(|b| *b == b'\n')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(&b'\n');
+    garbage.extend_from_slice(b"\n\"");
+    garbage.extend((0..16_000_000u32).map(|i| b"ZQ,\x01\xff"[(i % 5) as usize]));
+    let garbage = write(d, "garbage.csv", &garbage);
+    assert_one_line_failure(
+        &run(d, &["import", "gias", &garbage], &env),
+        2,
+        "line 4: a row runs on for more than 4 MiB",
+    );
+    assert_one_line_failure(
+        &run(d, &["org", "show", "100000"], &env),
+        2,
+        "no organisation",
+    );
 }
 
 async fn organisations_are_added_and_corrected_by_hand(engine: Engine) {

@@ -7,12 +7,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Seek};
 
-use super::authentix::{self, Workplace};
+use super::authentix::{self, Contact, Workplace};
 use super::csv_file::{Rejected, Rejections};
 use super::{Directory, DirectoryError, OrgStatus};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
-use crate::domain::UserStatus;
-use crate::store::{NewUser, OrganisationRow};
+use crate::domain::UserId;
+use crate::store::{BULK_ROWS, InvitedRow, OrganisationRow, Store, Tx};
 
 /// Lines listed for each unknown service code; beyond this they are only counted.
 const LINES_SHOWN: usize = 100;
@@ -70,7 +70,6 @@ impl Directory {
         };
 
         let now = self.clock.now();
-        let millis = now.timestamp_millis();
         let mut tx = self.store.begin().await?;
         let orgs = self.store.organisations_for_import(&mut tx).await?;
         let mut schools: HashMap<&str, &OrganisationRow> = HashMap::new();
@@ -90,8 +89,17 @@ impl Directory {
                 Workplace::LocalAuthority(code) => authorities.get(code.as_str()).copied(),
             }
         };
-        let mut people: HashMap<String, String> = HashMap::new();
-        let mut first_at_org: HashSet<String> = HashSet::new();
+        let mut writer = Writer {
+            store: &self.store,
+            now,
+            actor: &actor,
+            ctx,
+            kinds: &kinds,
+            client_for: &client_for,
+            counted: HashSet::new(),
+            first_at_org: HashSet::new(),
+        };
+        let mut batch: Vec<(Contact, Place)> = Vec::with_capacity(BULK_ROWS);
         while let Some(row) = rows.next_row()? {
             let contact = match row {
                 Ok(contact) => contact,
@@ -120,90 +128,19 @@ impl Directory {
                     });
                     continue;
                 }
-                Some(org) => org,
+                Some(org) => Place {
+                    id: org.id.clone(),
+                    kind: org.kind.clone(),
+                    name: org.name.clone(),
+                },
             };
-            let key = contact.email.normalised().to_owned();
-            let known = match people.get(&key) {
-                Some(id) => Some(id.clone()),
-                None => {
-                    let found = self.store.user_id_by_email_in(&mut tx, &key).await?;
-                    if let Some(id) = &found {
-                        report.accounts_existing += 1;
-                        people.insert(key.clone(), id.clone());
-                    }
-                    found
-                }
-            };
-            let user_id = match known {
-                Some(id) => id,
-                None => {
-                    let new = NewUser {
-                        email: contact.email.clone(),
-                        given_name: contact.given_name.clone(),
-                        family_name: contact.family_name.clone(),
-                        job_title: contact.job_title.clone(),
-                        status: UserStatus::Invited,
-                    };
-                    let id = self.store.insert_user(&mut tx, &new, now).await?;
-                    let mut created = AuditEvent::new(Action::UserCreated)
-                        .subject(&id)
-                        .context(ctx.clone())
-                        .details(serde_json::json!({ "status": "invited", "source": "authentix" }));
-                    created.actor = actor.clone();
-                    self.store.append_audit(&mut tx, &created, now).await?;
-                    self.store
-                        .insert_migration_contact(&mut tx, id.as_str(), "authentix", millis)
-                        .await?;
-                    report.accounts_created += 1;
-                    people.insert(key.clone(), id.as_str().to_owned());
-                    id.as_str().to_owned()
-                }
-            };
-            let first = first_at_org.insert(org.id.clone());
-            let approver = contact.approver.unwrap_or(first);
-            let held = self.store.membership_in(&mut tx, &user_id, &org.id).await?;
-            let level = match (&held, approver) {
-                (Some(m), _) if m.level == "approver" => "approver",
-                (_, true) => "approver",
-                _ => "member",
-            };
-            if held.as_ref().is_none_or(|m| m.level != level) {
-                self.store
-                    .upsert_membership(&mut tx, &user_id, &org.id, level, millis)
-                    .await?;
-                report.memberships += 1;
-                if level == "approver" {
-                    report.approvers += 1;
-                }
-            }
-            for code in &contact.services {
-                let Some(client) = client_for(code) else {
-                    let mentions = report.unknown_services.entry(code.clone()).or_default();
-                    mentions.total += 1;
-                    if mentions.lines.len() < LINES_SHOWN {
-                        mentions.lines.push(contact.line);
-                    }
-                    continue;
-                };
-                let allowed = kinds
-                    .get(&client)
-                    .is_none_or(|k| k.is_empty() || k.contains(&org.kind));
-                if !allowed {
-                    report.rejected.push(Rejected {
-                        line: contact.line,
-                        reason: format!("{client} cannot be granted for {}", org.name),
-                    });
-                    continue;
-                }
-                if self
-                    .store
-                    .ensure_access(&mut tx, &user_id, &org.id, &client, millis)
-                    .await?
-                {
-                    report.access_granted += 1;
-                }
+            batch.push((contact, org));
+            if batch.len() == BULK_ROWS {
+                writer.write(&mut tx, &batch, &mut report).await?;
+                batch.clear();
             }
         }
+        writer.write(&mut tx, &batch, &mut report).await?;
         report.rows = rows.read;
         report.rejected.sort();
         let mut event = AuditEvent::new(Action::MigrationImported)
@@ -227,5 +164,165 @@ impl Directory {
             tx.commit().await?;
         }
         Ok(report)
+    }
+}
+
+/// The organisation a contact row names.
+#[derive(Debug, Clone)]
+struct Place {
+    id: String,
+    kind: String,
+    name: String,
+}
+
+/// Writes contacts a batch at a time: a handful of multi-row statements per batch rather than
+/// several per row, which is what lets a national export go in within a minute.
+struct Writer<'a> {
+    store: &'a Store,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: &'a Actor,
+    ctx: &'a RequestContext,
+    kinds: &'a HashMap<String, Vec<String>>,
+    client_for: &'a dyn Fn(&str) -> Option<String>,
+    /// Accounts found that existed before this import, counted once each (16 bytes apiece:
+    /// who is who is always read from the database, not kept here).
+    counted: HashSet<u128>,
+    /// Organisations whose first contact has been seen (and made approver).
+    first_at_org: HashSet<String>,
+}
+
+impl Writer<'_> {
+    async fn write(
+        &mut self,
+        tx: &mut Tx,
+        batch: &[(Contact, Place)],
+        report: &mut MigrationReport,
+    ) -> Result<(), DirectoryError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let millis = self.now.timestamp_millis();
+        // People: those with an account already (from before, or an earlier batch), then new
+        // invited accounts.
+        let mut emails: Vec<&str> = batch.iter().map(|(c, _)| c.email.normalised()).collect();
+        emails.sort_unstable();
+        emails.dedup();
+        let mut people: HashMap<String, String> = HashMap::new();
+        for (email, id, created_at) in self.store.user_ids_by_emails_in(tx, &emails).await? {
+            let key = u128::from_str_radix(&id, 16).unwrap_or_default();
+            if created_at != millis && self.counted.insert(key) {
+                report.accounts_existing += 1;
+            }
+            people.insert(email, id);
+        }
+        let mut created = Vec::new();
+        let mut events = Vec::new();
+        for (c, _) in batch {
+            let key = c.email.normalised();
+            if people.contains_key(key) {
+                continue;
+            }
+            let id = UserId::generate();
+            let mut event = AuditEvent::new(Action::UserCreated)
+                .subject(&id)
+                .context(self.ctx.clone())
+                .details(serde_json::json!({ "status": "invited", "source": "authentix" }));
+            event.actor = self.actor.clone();
+            events.push(event);
+            created.push(InvitedRow {
+                id: id.as_str().to_owned(),
+                email: c.email.as_str().to_owned(),
+                email_normalised: key.to_owned(),
+                given_name: c.given_name.clone(),
+                family_name: c.family_name.clone(),
+                job_title: c.job_title.clone(),
+            });
+            people.insert(key.to_owned(), id.as_str().to_owned());
+        }
+        report.accounts_created += created.len();
+        self.store
+            .insert_invited_users_in(tx, &created, millis)
+            .await?;
+        let new_ids: Vec<&str> = created.iter().map(|r| r.id.as_str()).collect();
+        self.store
+            .insert_migration_contacts_in(tx, &new_ids, "authentix", millis)
+            .await?;
+        self.store.append_audit_batch(tx, &events, self.now).await?;
+
+        // Memberships: what earlier people already hold, then this batch's changes in order.
+        let mut earlier: Vec<&str> = batch
+            .iter()
+            .map(|(c, _)| people[c.email.normalised()].as_str())
+            .filter(|id| !new_ids.contains(id))
+            .collect();
+        earlier.sort_unstable();
+        earlier.dedup();
+        let mut levels: HashMap<(String, String), String> = HashMap::new();
+        for (user, org, level) in self.store.memberships_of_users_in(tx, &earlier).await? {
+            levels.insert((user, org), level);
+        }
+        let mut changes: Vec<(String, String, &'static str)> = Vec::new();
+        let mut changed: HashMap<(String, String), usize> = HashMap::new();
+        let mut access: Vec<(String, String, String)> = Vec::new();
+        let mut seen: HashSet<(String, String, String)> = HashSet::new();
+        for (c, org) in batch {
+            let user = people[c.email.normalised()].clone();
+            let first = self.first_at_org.insert(org.id.clone());
+            let approver = c.approver.unwrap_or(first);
+            let pair = (user.clone(), org.id.clone());
+            let held = levels.get(&pair).map(String::as_str);
+            let level = if held == Some("approver") || approver {
+                "approver"
+            } else {
+                "member"
+            };
+            if held != Some(level) {
+                levels.insert(pair.clone(), level.to_owned());
+                match changed.get(&pair) {
+                    Some(at) => changes[*at].2 = level,
+                    None => {
+                        changed.insert(pair.clone(), changes.len());
+                        changes.push((pair.0.clone(), pair.1.clone(), level));
+                    }
+                }
+                report.memberships += 1;
+                if level == "approver" {
+                    report.approvers += 1;
+                }
+            }
+            for code in &c.services {
+                let Some(client) = (self.client_for)(code) else {
+                    let mentions = report.unknown_services.entry(code.clone()).or_default();
+                    mentions.total += 1;
+                    if mentions.lines.len() < LINES_SHOWN {
+                        mentions.lines.push(c.line);
+                    }
+                    continue;
+                };
+                let allowed = self
+                    .kinds
+                    .get(&client)
+                    .is_none_or(|k| k.is_empty() || k.contains(&org.kind));
+                if !allowed {
+                    report.rejected.push(Rejected {
+                        line: c.line,
+                        reason: format!("{client} cannot be granted for {}", org.name),
+                    });
+                    continue;
+                }
+                let row = (user.clone(), org.id.clone(), client);
+                if seen.insert(row.clone()) {
+                    access.push(row);
+                }
+            }
+        }
+        self.store
+            .upsert_memberships_in(tx, &changes, millis)
+            .await?;
+        for rows in access.chunks(BULK_ROWS) {
+            let granted = self.store.ensure_access_many_in(tx, rows, millis).await?;
+            report.access_granted += usize::try_from(granted).unwrap_or(usize::MAX);
+        }
+        Ok(())
     }
 }

@@ -69,6 +69,9 @@ macro_rules! audit_columns {
 /// so concurrent appends on PostgreSQL queue here and each sees its predecessor's hash.
 const ADVANCE_HEAD: &str =
     "UPDATE audit_head SET seq = seq + 1 WHERE singleton = 1 RETURNING seq, hash";
+/// Takes `$1` places at once for a batch (see [`Store::append_audit_batch`]).
+const ADVANCE_HEAD_BY: &str =
+    "UPDATE audit_head SET seq = seq + $1 WHERE singleton = 1 RETURNING seq, hash";
 const SET_HEAD_HASH: &str = "UPDATE audit_head SET hash = $1 WHERE singleton = 1";
 const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE singleton = 1";
 const INSERT: &str = concat!(
@@ -87,6 +90,9 @@ const PAGE: &str = concat!(
     audit_columns!(),
     " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
 );
+
+/// Rows per INSERT in a batch append (16 values each, well within both engines' limits).
+pub const AUDIT_BATCH: usize = 500;
 
 /// How many events `verify_audit_chain` reads at a time.
 const VERIFY_PAGE: i64 = 1000;
@@ -162,6 +168,91 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         }))
+    }
+
+    /// Seals many events into the chain inside `tx`, in order, with one move of the head and
+    /// one statement per [`AUDIT_BATCH`] rows: for bulk work (imports), whose thousands of
+    /// appends in one transaction would otherwise each rewrite the head row.
+    pub async fn append_audit_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[AuditEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let (last, mut prev_hash): (i64, String) =
+            on_tx!(tx, |conn| sqlx::query_as(ADVANCE_HEAD_BY)
+                .bind(count)
+                .fetch_one(conn)
+                .await?);
+        let first = last - count + 1;
+        let occurred_at = millis(now);
+        let mut rows = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let details = event.details.as_ref().map(serde_json::Value::to_string);
+            let seq = first + i as i64;
+            let hash = ChainedEvent {
+                seq,
+                id: &id,
+                occurred_at,
+                actor: event.actor.as_str(),
+                subject_user_id: event.subject.as_ref().map(UserId::as_str),
+                organisation_id: event.organisation_id.as_deref(),
+                client_id: event.client_id.as_deref(),
+                action: event.action.as_str(),
+                outcome: event.outcome.as_str(),
+                reason: event.reason,
+                ip: event.context.ip.as_deref(),
+                user_agent: event.context.user_agent.as_deref(),
+                request_id: event.context.request_id.as_deref(),
+                details: details.as_deref(),
+                prev_hash: &prev_hash,
+            }
+            .hash();
+            rows.push((seq, id, details, prev_hash, hash.clone()));
+            prev_hash = hash;
+        }
+        for chunk in rows.chunks(AUDIT_BATCH).zip(events.chunks(AUDIT_BATCH)) {
+            let (rows, events) = chunk;
+            on_tx!(tx, |conn| {
+                let mut insert = sqlx::QueryBuilder::new(concat!(
+                    "INSERT INTO audit_events (",
+                    audit_columns!(),
+                    ") "
+                ));
+                insert.push_values(rows.iter().zip(events), |mut b, (row, event)| {
+                    let (seq, id, details, prev, hash) = row;
+                    b.push_bind(*seq)
+                        .push_bind(id.as_str())
+                        .push_bind(occurred_at)
+                        .push_bind(event.actor.as_str())
+                        .push_bind(event.subject.as_ref().map(UserId::as_str))
+                        .push_bind(event.organisation_id.as_deref())
+                        .push_bind(event.client_id.as_deref())
+                        .push_bind(event.action.as_str())
+                        .push_bind(event.outcome.as_str())
+                        .push_bind(event.reason)
+                        .push_bind(event.context.ip.as_deref())
+                        .push_bind(event.context.user_agent.as_deref())
+                        .push_bind(event.context.request_id.as_deref())
+                        .push_bind(details.as_deref())
+                        .push_bind(prev.as_str())
+                        .push_bind(hash.as_str());
+                });
+                insert.build().execute(conn).await?;
+            });
+        }
+        on_tx!(tx, |conn| {
+            sqlx::query(SET_HEAD_HASH)
+                .bind(&prev_hash)
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Re-computes every hash from the first event. `Ok(Ok(n))` means all `n` events are
