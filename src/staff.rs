@@ -34,9 +34,9 @@ impl StaffRole {
     /// What the role may do.
     pub fn grants(self, capability: Capability) -> bool {
         match capability {
-            Capability::ViewMigration | Capability::ViewRequestQueue => {
-                matches!(self, Self::Helpdesk | Self::Admin)
-            }
+            Capability::ViewMigration
+            | Capability::ViewRequestQueue
+            | Capability::AnswerRequests => matches!(self, Self::Helpdesk | Self::Admin),
         }
     }
 }
@@ -48,6 +48,8 @@ pub enum Capability {
     ViewMigration,
     /// See access requests escalated to the helpdesk.
     ViewRequestQueue,
+    /// Approve or reject an access request for any organisation.
+    AnswerRequests,
 }
 
 /// Why a staff change was refused.
@@ -166,6 +168,7 @@ mod tests {
         assert!(StaffRole::Helpdesk.grants(Capability::ViewMigration));
         assert!(StaffRole::Admin.grants(Capability::ViewRequestQueue));
         assert!(!StaffRole::Auditor.grants(Capability::ViewMigration));
+        assert!(!StaffRole::Auditor.grants(Capability::AnswerRequests));
         assert_eq!(StaffRole::parse("root"), None);
     }
 }

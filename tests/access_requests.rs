@@ -261,6 +261,49 @@ async fn requests_are_answered_by_approvers_or_the_helpdesk(engine: Engine) {
         .count();
     assert_eq!(again, 1);
 
+    // Hana answers Ben's request to join Longridge (it has no approver).
+    let queue = hana.get("/manage/requests").await.text().await.unwrap();
+    let at = queue.find("New job").unwrap();
+    let link = &queue[at..][queue[at..].find("/manage/requests/").unwrap()..];
+    let answer_path: String = link.chars().take_while(|c| *c != '"').collect();
+    let html = hana.get(&answer_path).await.text().await.unwrap();
+    assert!(html.contains("To join Longridge Primary School"), "{html}");
+    let approved = hana
+        .post(
+            &answer_path,
+            &[
+                ("csrf_token", &csrf_in(&html)),
+                ("decision", "approve"),
+                ("reason", "Confirmed with the school office"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status(), 303);
+    assert_eq!(location(&approved), "/manage/requests?notice=decided");
+    let longridge_org = directory.find("100021").await.unwrap().unwrap();
+    let joined = app
+        .store
+        .membership(ben_id.as_str(), &longridge_org.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(joined.level, "member");
+    let queue = hana.get("/manage/requests").await.text().await.unwrap();
+    assert!(
+        !queue.contains("New job"),
+        "answered requests leave the queue"
+    );
+    let by_helpdesk = app
+        .audit_of(&ben_id)
+        .await
+        .into_iter()
+        .find(|r| {
+            r.action == "access_request.decided"
+                && r.details.as_deref().unwrap_or("").contains("\"helpdesk\"")
+        })
+        .expect("the helpdesk's answer is audited as such");
+    assert_ne!(by_helpdesk.actor, ana.id);
+
     // Ana cannot open a request made to another organisation.
     let approver = app.sign_in_verified(ANA, PASSWORD, &ana_device).await;
     let others = app

@@ -20,6 +20,14 @@ pub const OVERDUE_AFTER: Duration = Duration::days(5);
 /// The longest reason accepted, in characters.
 const REASON_MAX: usize = 500;
 
+/// Who answers a request: an approver of its organisation, or the helpdesk.
+#[derive(Debug, Clone, Copy)]
+struct Decider<'a> {
+    user: &'a UserRow,
+    /// `approver` or `helpdesk`, as the audit trail records it.
+    role: &'static str,
+}
+
 /// A decision on a request.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -233,12 +241,59 @@ impl Approvals {
         decision: Decision,
         ctx: &RequestContext,
     ) -> Result<(), DirectoryError> {
+        let by = Decider {
+            user: &scope.approver,
+            role: "approver",
+        };
+        self.record_decision(by, &scope.organisation, request, decision, ctx)
+            .await
+    }
+
+    /// The helpdesk answers a waiting request (one from its queue, typically: no approver,
+    /// or none answered in time). The caller has checked the staff capability.
+    pub async fn decide_as_helpdesk(
+        &self,
+        staff: &UserRow,
+        request: &AccessRequestRow,
+        decision: Decision,
+        ctx: &RequestContext,
+    ) -> Result<(), DirectoryError> {
+        let Some(organisation) = self
+            .store()
+            .organisation_by_id(&request.organisation_id)
+            .await?
+        else {
+            return Err(DirectoryError::NoSuchRequest);
+        };
+        let by = Decider {
+            user: staff,
+            role: "helpdesk",
+        };
+        self.record_decision(by, &organisation, request, decision, ctx)
+            .await
+    }
+
+    /// A request by id, for the helpdesk (any organisation).
+    pub async fn any_request(&self, request_id: &str) -> Result<AccessRequestRow, DirectoryError> {
+        self.store()
+            .access_request(request_id)
+            .await?
+            .ok_or(DirectoryError::NoSuchRequest)
+    }
+
+    async fn record_decision(
+        &self,
+        by: Decider<'_>,
+        org: &OrganisationRow,
+        request: &AccessRequestRow,
+        decision: Decision,
+        ctx: &RequestContext,
+    ) -> Result<(), DirectoryError> {
         let reason = reason_text("reason", &decision.reason, !decision.approve)?;
         let subject = UserId::from_stored(request.user_id.clone());
         let Some(requester) = self.store().user_by_id(&subject).await? else {
             return Err(DirectoryError::NoSuchRequest);
         };
-        let org = &scope.organisation;
         let member = self.store().membership(&requester.id, &org.id).await?;
         let roles = match (&request.client_id, decision.approve) {
             (Some(client_id), true) => {
@@ -256,7 +311,7 @@ impl Approvals {
         };
         let store = self.store();
         let mut tx = store.begin().await?;
-        let decided_by = scope.approver.id.as_str();
+        let decided_by = by.user.id.as_str();
         if !store
             .decide_access_request(
                 &mut tx,
@@ -284,7 +339,7 @@ impl Approvals {
                 )
                 .await?;
             let added = AuditEvent::new(Action::MembershipAdded)
-                .actor(&scope.approver.user_id())
+                .actor(&by.user.user_id())
                 .subject(&subject)
                 .organisation(&org.id)
                 .context(ctx.clone())
@@ -296,7 +351,7 @@ impl Approvals {
                 .set_access(&mut tx, &requester.id, &org.id, client_id, codes, millis)
                 .await?;
             let granted = AuditEvent::new(Action::AccessGranted)
-                .actor(&scope.approver.user_id())
+                .actor(&by.user.user_id())
                 .subject(&subject)
                 .organisation(&org.id)
                 .client(client_id)
@@ -305,12 +360,12 @@ impl Approvals {
             store.append_audit(&mut tx, &granted, now).await?;
         }
         let mut decided = AuditEvent::new(Action::AccessRequestDecided)
-            .actor(&scope.approver.user_id())
+            .actor(&by.user.user_id())
             .subject(&subject)
             .organisation(&org.id)
             .context(ctx.clone())
             .details(serde_json::json!({
-                "request": request.id, "decision": status, "reason": reason
+                "request": request.id, "decision": status, "reason": reason, "as": by.role
             }));
         if let Some(client_id) = &request.client_id {
             decided = decided.client(client_id);

@@ -5,7 +5,7 @@
 mod invite;
 mod people;
 mod person;
-mod requests;
+pub(super) mod requests;
 mod services;
 
 pub use people::day;

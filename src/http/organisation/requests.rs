@@ -19,15 +19,24 @@ use super::services::RoleChoice;
 use crate::directory::{ApproverOf, Decision, DirectoryError};
 use crate::store::AccessRequestRow;
 
+/// Where a request page sits: whose page it is, where its form posts and where "back" goes.
+pub struct RequestPlace {
+    pub organisation: String,
+    pub action: String,
+    pub back: String,
+    pub back_label: String,
+}
+
 #[derive(Template)]
 #[template(path = "organisation/request.html")]
 struct RequestPage {
     layout: Layout,
     form: FormErrors,
     csrf_token: String,
-    org_id: String,
     organisation: String,
-    id: String,
+    action: String,
+    back: String,
+    back_label: String,
     name: String,
     email: String,
     asks_for: String,
@@ -41,10 +50,11 @@ struct RequestPage {
     decision_reason: String,
 }
 
+/// The decision form as sent.
 #[derive(Debug, Default, Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
-    csrf_token: String,
+    pub csrf_token: String,
     #[serde(default)]
     decision: String,
     #[serde(default)]
@@ -53,10 +63,51 @@ pub struct DecideForm {
     role: Vec<String>,
 }
 
-async fn render(
+impl DecideForm {
+    /// The decision, or the form error to show.
+    pub fn decision(&self) -> Result<Decision, FormErrors> {
+        let approve = match self.decision.as_str() {
+            "approve" => true,
+            "reject" => false,
+            _ => {
+                let mut errors = FormErrors::default();
+                errors.add(
+                    "decision",
+                    "Choose whether to approve or reject the request",
+                );
+                return Err(errors);
+            }
+        };
+        Ok(Decision {
+            approve,
+            roles: self.role.clone(),
+            reason: self.reason.clone(),
+        })
+    }
+}
+
+/// A refused decision as a form error beside its field.
+pub fn refusal(error: DirectoryError) -> Result<FormErrors, Error> {
+    match error {
+        DirectoryError::Field(field, message) => {
+            let field = match field {
+                "reason" => "reason",
+                "services" => "roles",
+                _ => "decision",
+            };
+            let mut errors = FormErrors::default();
+            errors.add(field, message);
+            Ok(errors)
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// The request page, for an approver or the helpdesk.
+pub async fn render_request(
     state: &AppState,
     jar: CookieJar,
-    scope: &ApproverOf,
+    place: &RequestPlace,
     request: &AccessRequestRow,
     input: &DecideForm,
     form: FormErrors,
@@ -81,14 +132,15 @@ async fn render(
         layout: Layout::default(),
         form,
         csrf_token,
-        org_id: scope.organisation.id.clone(),
-        organisation: scope.organisation.name.clone(),
-        id: request.id.clone(),
+        organisation: place.organisation.clone(),
+        action: place.action.clone(),
+        back: place.back.clone(),
+        back_label: place.back_label.clone(),
         name: format!("{} {}", request.given_name, request.family_name),
         email: request.email.clone(),
         asks_for: match &request.client_name {
-            Some(service) => format!("To use {service} for {}", scope.organisation.name),
-            None => format!("To join {}", scope.organisation.name),
+            Some(service) => format!("To use {service} for {}", place.organisation),
+            None => format!("To join {}", place.organisation),
         },
         reason: request.reason.clone(),
         asked_on: day(request.created_at),
@@ -106,6 +158,16 @@ async fn render(
     Ok((status, jar, Html(page.render()?)).into_response())
 }
 
+fn place(scope: &ApproverOf, request_id: &str) -> RequestPlace {
+    let org = &scope.organisation;
+    RequestPlace {
+        organisation: org.name.clone(),
+        action: format!("/organisation/{}/requests/{request_id}", org.id),
+        back: format!("/organisation/{}", org.id),
+        back_label: format!("Back to {}", org.name),
+    }
+}
+
 pub async fn show(
     State(state): State<AppState>,
     verified: VerifiedUser,
@@ -117,7 +179,8 @@ pub async fn show(
     let request = state.approvals.request_for(&scope, &id, &ctx).await?;
     let input = DecideForm::default();
     let form = FormErrors::default();
-    render(&state, jar, &scope, &request, &input, form, StatusCode::OK).await
+    let place = place(&scope, &id);
+    render_request(&state, jar, &place, &request, &input, form, StatusCode::OK).await
 }
 
 pub async fn decide(
@@ -134,23 +197,13 @@ pub async fn decide(
     }
     let scope = approver(&state, &verified, &org, &ctx).await?;
     let request = state.approvals.request_for(&scope, &id, &ctx).await?;
-    let mut errors = FormErrors::default();
-    let approve = match input.decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        _ => {
-            errors.add(
-                "decision",
-                "Choose whether to approve or reject the request",
-            );
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render(&state, jar, &scope, &request, &input, errors, status).await;
+    let place = place(&scope, &id);
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let decision = match input.decision() {
+        Ok(decision) => decision,
+        Err(errors) => {
+            return render_request(&state, jar, &place, &request, &input, errors, status).await;
         }
-    };
-    let decision = Decision {
-        approve,
-        roles: input.role.clone(),
-        reason: input.reason.clone(),
     };
     match state
         .approvals
@@ -158,16 +211,9 @@ pub async fn decide(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/organisation/{org}?notice=decided")).into_response()),
-        Err(DirectoryError::Field(field, message)) => {
-            let field = match field {
-                "reason" => "reason",
-                "services" => "roles",
-                _ => "decision",
-            };
-            errors.add(field, message);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            render(&state, jar, &scope, &request, &input, errors, status).await
+        Err(e) => {
+            let errors = refusal(e)?;
+            render_request(&state, jar, &place, &request, &input, errors, status).await
         }
-        Err(e) => Err(e.into()),
     }
 }
