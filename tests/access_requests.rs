@@ -138,6 +138,25 @@ async fn requests_are_answered_by_approvers_or_the_helpdesk(engine: Engine) {
         .await;
     assert_eq!(no_reason.status(), 422);
     assert!(no_reason.text().await.unwrap().contains("Enter a reason"));
+    let appointing = approver
+        .post(
+            &path,
+            &[
+                ("csrf_token", &token),
+                ("decision", "approve"),
+                ("approver", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        appointing.status(),
+        422,
+        "approvers appoint on the person's page"
+    );
+    assert!(
+        !html.contains("name=\"approver\""),
+        "not offered to approvers"
+    );
     let approved = approver
         .post(
             &path,
@@ -268,12 +287,17 @@ async fn requests_are_answered_by_approvers_or_the_helpdesk(engine: Engine) {
     let answer_path: String = link.chars().take_while(|c| *c != '"').collect();
     let html = hana.get(&answer_path).await.text().await.unwrap();
     assert!(html.contains("To join Longridge Primary School"), "{html}");
+    assert!(
+        html.contains("If you approve, also make"),
+        "the helpdesk may appoint an approver"
+    );
     let approved = hana
         .post(
             &answer_path,
             &[
                 ("csrf_token", &csrf_in(&html)),
                 ("decision", "approve"),
+                ("approver", "yes"),
                 ("reason", "Confirmed with the school office"),
             ],
         )
@@ -287,7 +311,7 @@ async fn requests_are_answered_by_approvers_or_the_helpdesk(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(joined.level, "member");
+    assert_eq!(joined.level, "approver", "Longridge has its first approver");
     let queue = hana.get("/manage/requests").await.text().await.unwrap();
     assert!(
         !queue.contains("New job"),

@@ -36,6 +36,9 @@ pub struct Decision {
     pub roles: Vec<String>,
     /// Why; required to reject.
     pub reason: String,
+    /// Also make the person an approver (the helpdesk only, for an organisation that has
+    /// no active approver).
+    pub make_approver: bool,
 }
 
 fn reason_text(field: &'static str, input: &str, required: bool) -> Result<String, DirectoryError> {
@@ -290,6 +293,14 @@ impl Approvals {
         ctx: &RequestContext,
     ) -> Result<(), DirectoryError> {
         let reason = reason_text("reason", &decision.reason, !decision.approve)?;
+        let appoint = decision.approve && decision.make_approver;
+        if appoint && (by.role != "helpdesk" || !self.store().approvers(&org.id).await?.is_empty())
+        {
+            return Err(DirectoryError::Field(
+                "decision",
+                "Only the helpdesk appoints an approver here, and only where there is none".into(),
+            ));
+        }
         let subject = UserId::from_stored(request.user_id.clone());
         let Some(requester) = self.store().user_by_id(&subject).await? else {
             return Err(DirectoryError::NoSuchRequest);
@@ -328,22 +339,22 @@ impl Approvals {
                 "This request has already been answered".into(),
             ));
         }
-        if decision.approve && member.is_none() {
+        let level = if appoint {
+            Level::Approver
+        } else {
+            Level::Member
+        };
+        let before = member.as_ref().map(|m| m.level.as_str());
+        if decision.approve && (before.is_none() || appoint && before != Some("approver")) {
             store
-                .upsert_membership(
-                    &mut tx,
-                    &requester.id,
-                    &org.id,
-                    Level::Member.as_str(),
-                    millis,
-                )
+                .upsert_membership(&mut tx, &requester.id, &org.id, level.as_str(), millis)
                 .await?;
             let added = AuditEvent::new(Action::MembershipAdded)
                 .actor(&by.user.user_id())
                 .subject(&subject)
                 .organisation(&org.id)
                 .context(ctx.clone())
-                .diff(serde_json::Value::Null, serde_json::json!("member"));
+                .diff(serde_json::json!(before), serde_json::json!(level.as_str()));
             store.append_audit(&mut tx, &added, now).await?;
         }
         for (client_id, codes) in &roles {

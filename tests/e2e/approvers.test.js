@@ -91,6 +91,12 @@ test('an approver invites a colleague, grants a service and answers a request', 
   await cara.page.getByLabel('Why do you need it?').fill('I am the new school business manager');
   await cara.page.getByRole('button', { name: 'Send request' }).click();
   await cara.page.waitForURL(/notice=request-sent/);
+  // And to join Longridge, which has no approver: that goes to the helpdesk.
+  await cara.page.goto(server.url + '/account/request-access');
+  await cara.page.getByLabel('School URN or local authority code').fill('100021');
+  await cara.page.getByLabel('Why do you need it?').fill('I also cover Longridge');
+  await cara.page.getByRole('button', { name: 'Send request' }).click();
+  await cara.page.waitForURL(/notice=request-sent/);
   await cara.context.close();
 
   const { context, page } = await newPage();
@@ -134,11 +140,11 @@ test('an approver invites a colleague, grants a service and answers a request', 
   await page.getByRole('link', { name: /Review/ }).click();
   assert.equal(await page.locator('h1').innerText(), 'Request from Cara Lund');
   await assertAccessible(page, 'the request page');
-  await page.getByLabel('Reject').check();
+  await page.getByLabel('Reject', { exact: true }).check();
   await page.getByRole('button', { name: 'Send answer' }).click();
   assert.match(await page.locator('.error-summary').innerText(), /Enter a reason/);
   await assertAccessible(page, 'the request page with errors');
-  await page.getByLabel('Approve').check();
+  await page.getByLabel('Approve', { exact: true }).check();
   await page.getByLabel('Submits returns').check();
   await page.getByLabel('Reason').fill('Welcome to Oakhurst');
   await page.getByRole('button', { name: 'Send answer' }).click();
@@ -156,6 +162,16 @@ test('an approver invites a colleague, grants a service and answers a request', 
   await assertAccessible(page, 'the migration dashboard');
   await page.goto(server.url + '/manage/requests');
   assert.equal(await page.locator('h1').innerText(), 'Access requests for the helpdesk');
+  assert.match(await page.locator('main').innerText(), /I also cover Longridge/);
   await assertAccessible(page, 'the helpdesk queue');
+  await page.getByRole('link', { name: /Answer/ }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Request from Cara Lund');
+  await assertAccessible(page, 'the helpdesk request page');
+  await page.getByLabel('Approve', { exact: true }).check();
+  await page.getByLabel(/also make Cara Lund its approver/).check();
+  await page.getByLabel('Reason').fill('Confirmed by phone with the school office');
+  await page.getByRole('button', { name: 'Send answer' }).click();
+  assert.match(await page.locator('.notification').innerText(), /request has been answered/);
+  await assertAccessible(page, 'the helpdesk queue after an answer');
   await context.close();
 });

@@ -81,13 +81,19 @@ pub async fn requests(
     Ok(Html(page.render()?).into_response())
 }
 
-fn place(request: &AccessRequestRow) -> RequestPlace {
-    RequestPlace {
+async fn place(state: &AppState, request: &AccessRequestRow) -> Result<RequestPlace, Error> {
+    let without_approver = state
+        .store
+        .approvers(&request.organisation_id)
+        .await?
+        .is_empty();
+    Ok(RequestPlace {
         organisation: request.organisation_name.clone(),
+        offer_approver: without_approver,
         action: format!("/manage/requests/{}", request.id),
         back: "/manage/requests".to_owned(),
         back_label: "Back to the queue".to_owned(),
-    }
+    })
 }
 
 pub async fn show(
@@ -100,16 +106,8 @@ pub async fn show(
     let request = state.approvals.any_request(&id).await?;
     let input = DecideForm::default();
     let form = FormErrors::default();
-    render_request(
-        &state,
-        jar,
-        &place(&request),
-        &request,
-        &input,
-        form,
-        StatusCode::OK,
-    )
-    .await
+    let place = place(&state, &request).await?;
+    render_request(&state, jar, &place, &request, &input, form, StatusCode::OK).await
 }
 
 pub async fn decide(
@@ -127,7 +125,7 @@ pub async fn decide(
     require(&state, &verified, Capability::AnswerRequests).await?;
     let VerifiedUser(current) = &verified;
     let request = state.approvals.any_request(&id).await?;
-    let place = place(&request);
+    let place = place(&state, &request).await?;
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     let decision = match input.decision() {
         Ok(decision) => decision,

@@ -22,6 +22,8 @@ use crate::store::AccessRequestRow;
 /// Where a request page sits: whose page it is, where its form posts and where "back" goes.
 pub struct RequestPlace {
     pub organisation: String,
+    /// Offer "also make them an approver" (the helpdesk, where the organisation has none).
+    pub offer_approver: bool,
     pub action: String,
     pub back: String,
     pub back_label: String,
@@ -37,6 +39,8 @@ struct RequestPage {
     action: String,
     back: String,
     back_label: String,
+    offer_approver: bool,
+    make_approver: bool,
     name: String,
     email: String,
     asks_for: String,
@@ -61,6 +65,8 @@ pub struct DecideForm {
     reason: String,
     #[serde(default)]
     role: Vec<String>,
+    /// Present when "also make them an approver" is ticked.
+    approver: Option<String>,
 }
 
 impl DecideForm {
@@ -82,6 +88,7 @@ impl DecideForm {
             approve,
             roles: self.role.clone(),
             reason: self.reason.clone(),
+            make_approver: self.approver.is_some(),
         })
     }
 }
@@ -136,6 +143,8 @@ pub async fn render_request(
         action: place.action.clone(),
         back: place.back.clone(),
         back_label: place.back_label.clone(),
+        offer_approver: place.offer_approver,
+        make_approver: input.approver.is_some(),
         name: format!("{} {}", request.given_name, request.family_name),
         email: request.email.clone(),
         asks_for: match &request.client_name {
@@ -162,6 +171,7 @@ fn place(scope: &ApproverOf, request_id: &str) -> RequestPlace {
     let org = &scope.organisation;
     RequestPlace {
         organisation: org.name.clone(),
+        offer_approver: false,
         action: format!("/organisation/{}/requests/{request_id}", org.id),
         back: format!("/organisation/{}", org.id),
         back_label: format!("Back to {}", org.name),
