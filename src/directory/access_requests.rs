@@ -227,7 +227,9 @@ impl Approvals {
                     .actor(&scope.approver.user_id())
                     .organisation(&scope.organisation.id)
                     .context(ctx.clone())
-                    .details(serde_json::json!({ "request": request_id }));
+                    .details(
+                        serde_json::json!({ "request": super::approvals::as_tried(request_id) }),
+                    );
                 self.audit(event).await?;
                 Err(DirectoryError::NoSuchRequest)
             }

@@ -72,6 +72,11 @@ pub enum ColleagueInvited {
     ExistingAccount,
 }
 
+/// An id from a URL as the audit trail keeps it: at most 64 characters, whatever was sent.
+pub(super) fn as_tried(id: &str) -> String {
+    id.chars().take(64).collect()
+}
+
 /// Approver use cases (a [`Directory`] plus the invitation flow).
 #[derive(Debug, Clone)]
 pub struct Approvals {
@@ -114,8 +119,13 @@ impl Approvals {
             .failed(reason)
             .actor(&who.user_id())
             .context(ctx.clone())
-            .details(serde_json::json!({ "organisation": organisation_id, "person": subject }));
-        if let Some(subject) = subject.filter(|s| s.len() == 32) {
+            .details(serde_json::json!({
+                "organisation": as_tried(organisation_id),
+                "person": subject.map(as_tried),
+            }));
+        if let Some(subject) =
+            subject.filter(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             event = event.subject(&UserId::from_stored(subject.to_owned()));
         }
         match self.audit(event).await {

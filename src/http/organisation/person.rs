@@ -16,6 +16,7 @@ use super::super::{AppState, Error, csrf};
 use super::approver;
 use super::people::{level_label, status_label};
 use super::services::{ServiceChoice, choices, chosen};
+use crate::audit::RequestContext;
 use crate::directory::{ApproverOf, Colleague, DirectoryError, Level};
 
 #[derive(Template)]
@@ -104,8 +105,7 @@ pub async fn show(
     Path((org, user)): Path<(String, String)>,
     axum::extract::Query(query): axum::extract::Query<NoticeQuery>,
 ) -> Result<Response, Error> {
-    let scope = approver(&state, &verified, &org, &ctx).await?;
-    let colleague = state.approvals.colleague(&scope, &user, &ctx).await?;
+    let (scope, colleague) = colleague(&state, &verified, &org, &user, &ctx).await?;
     let notice = match query.notice.as_deref() {
         Some("services") => Some("Their services have been saved."),
         Some("unchanged") => Some("Nothing needed changing."),
@@ -139,6 +139,19 @@ pub struct ServicesForm {
     service: Vec<String>,
     #[serde(default)]
     role: Vec<String>,
+}
+
+/// The approver's standing in the organisation, and the colleague of the path within it.
+async fn colleague(
+    state: &AppState,
+    verified: &VerifiedUser,
+    org: &str,
+    user: &str,
+    ctx: &RequestContext,
+) -> Result<(ApproverOf, Colleague), Error> {
+    let scope = approver(state, verified, org, ctx).await?;
+    let colleague = state.approvals.colleague(&scope, user, ctx).await?;
+    Ok((scope, colleague))
 }
 
 fn person_path(org: &str, user: &str, notice: &str) -> String {
@@ -183,8 +196,7 @@ pub async fn save_services(
     if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
         return Ok(super::super::error::forbidden());
     }
-    let scope = approver(&state, &verified, &org, &ctx).await?;
-    let colleague = state.approvals.colleague(&scope, &user, &ctx).await?;
+    let (scope, colleague) = colleague(&state, &verified, &org, &user, &ctx).await?;
     let wanted = chosen(&form.service, &form.role);
     match state
         .approvals
@@ -217,8 +229,7 @@ pub async fn level(
     if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
         return Ok(super::super::error::forbidden());
     }
-    let scope = approver(&state, &verified, &org, &ctx).await?;
-    let colleague = state.approvals.colleague(&scope, &user, &ctx).await?;
+    let (scope, colleague) = colleague(&state, &verified, &org, &user, &ctx).await?;
     let level = match form.level.as_str() {
         "approver" => Level::Approver,
         "member" => Level::Member,
@@ -255,8 +266,7 @@ pub async fn confirm_remove(
     jar: CookieJar,
     Path((org, user)): Path<(String, String)>,
 ) -> Result<Response, Error> {
-    let scope = approver(&state, &verified, &org, &ctx).await?;
-    let colleague = state.approvals.colleague(&scope, &user, &ctx).await?;
+    let (scope, colleague) = colleague(&state, &verified, &org, &user, &ctx).await?;
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let page = RemovePage {
         layout: Layout::default(),
@@ -290,8 +300,7 @@ pub async fn remove(
     if !csrf::is_valid(&jar, state.cookies, &form.csrf_token, &headers) {
         return Ok(super::super::error::forbidden());
     }
-    let scope = approver(&state, &verified, &org, &ctx).await?;
-    let colleague = state.approvals.colleague(&scope, &user, &ctx).await?;
+    let (scope, colleague) = colleague(&state, &verified, &org, &user, &ctx).await?;
     match state.approvals.remove(&scope, &colleague, &ctx).await {
         Ok(()) => Ok(Redirect::to(&format!("/organisation/{org}?notice=removed")).into_response()),
         Err(e) => refused(&state, jar, &scope, &colleague, e).await,
