@@ -407,6 +407,59 @@ async fn operators_manage_accounts_from_the_command_line(engine: Engine) {
         stdout(&verify)
     );
 
+    // Shipping the trail elsewhere: every event, with its hashes, as JSON Lines or CSV.
+    let export = run(d, &["audit", "export", "--since", "2000-01-01"], &env);
+    assert!(export.status.success());
+    let lines: Vec<serde_json::Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[0]["action"], "user.created");
+    assert_eq!(
+        lines[1]["prev_hash"], lines[0]["hash"],
+        "the chain travels with it"
+    );
+    assert!(lines.iter().all(|l| l["actor"] == "cli"));
+    let csv = stdout(&run(
+        d,
+        &[
+            "audit",
+            "export",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--format",
+            "csv",
+        ],
+        &env,
+    ));
+    assert!(csv.starts_with("seq,id,occurred_at,actor,"));
+    assert_eq!(csv.lines().count(), 7);
+    let future = run(d, &["audit", "export", "--since", "2999-01-01"], &env);
+    assert!(future.status.success() && stdout(&future).is_empty());
+    assert_one_line_failure(
+        &run(d, &["audit", "export", "--since", "last week"], &env),
+        2,
+        "--since \"last week\": give a date like 2026-11-01",
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &[
+                "audit",
+                "export",
+                "--since",
+                "2026-01-01",
+                "--format",
+                "xml",
+            ],
+            &env,
+        ),
+        2,
+        "--format \"xml\": use jsonl or csv",
+    );
+
     // Someone with database access rewrites history: verify notices.
     let tamper = [
         "DROP TRIGGER audit_events_no_update",

@@ -6,9 +6,11 @@
 
 mod action;
 mod chain;
+mod export;
 
 pub use action::{Action, Outcome};
 pub use chain::{ChainedEvent, GENESIS_HASH};
+pub use export::{ExportFormat, Exporter};
 
 use crate::domain::UserId;
 

@@ -81,6 +81,65 @@ pub async fn audit_verify(sources: &Sources) -> Result<(), Failure> {
     }
 }
 
+/// `--since`: a date (midnight UTC) or an RFC 3339 time, as milliseconds.
+fn since_millis(value: &str) -> Result<i64, Failure> {
+    let value = value.trim();
+    let parsed = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(value)
+                .ok()
+                .map(|t| t.to_utc())
+        });
+    parsed.map(|t| t.timestamp_millis()).ok_or_else(|| Failure {
+        code: 2,
+        message: format!("--since {value:?}: give a date like 2026-11-01 or an RFC 3339 time"),
+    })
+}
+
+/// Events read per page while exporting.
+const EXPORT_PAGE: i64 = 1000;
+
+pub async fn audit_export(sources: &Sources, since: &str, format: &str) -> Result<(), Failure> {
+    let since = since_millis(since)?;
+    let format = crate::audit::ExportFormat::parse(format).ok_or_else(|| Failure {
+        code: 2,
+        message: format!("--format {format:?}: use jsonl or csv"),
+    })?;
+    let config = load(sources)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let store = open_store(&config).await?;
+    let written = async {
+        let io = |e: std::io::Error| Failure {
+            code: 1,
+            message: format!("cannot write the export: {e}"),
+        };
+        let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut out = crate::audit::Exporter::new(format, stdout).map_err(io)?;
+        let mut after = 0;
+        loop {
+            let page = store
+                .audit_since(after, since, EXPORT_PAGE)
+                .await
+                .map_err(|e| Failure {
+                    code: 1,
+                    message: format!("cannot read the audit trail: {e}"),
+                })?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for row in &page {
+                out.write(row).map_err(io)?;
+            }
+        }
+        out.finish().map_err(io)
+    }
+    .await;
+    store.close().await;
+    written
+}
+
 /// Completes on Ctrl-C or SIGTERM, starting a graceful shutdown.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

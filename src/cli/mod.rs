@@ -186,6 +186,15 @@ pub enum UserCommand {
 pub enum AuditCommand {
     /// Re-compute the hash chain and report the first break, if any
     Verify,
+    /// Write events since a date to standard output, for an external store
+    Export {
+        /// A date (2026-11-01) or an RFC 3339 time
+        #[arg(long)]
+        since: String,
+        /// jsonl (one JSON object per line) or csv
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
 }
 
 impl Cli {
@@ -241,6 +250,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate => commands::migrate(&sources).await,
             Command::CheckConfig => commands::check_config(&sources),
             Command::Audit(AuditCommand::Verify) => commands::audit_verify(&sources).await,
+            Command::Audit(AuditCommand::Export { since, format }) => {
+                commands::audit_export(&sources, &since, &format).await
+            }
             Command::User(command) => user::run(&sources, command).await,
             Command::Client(command) => client::run(&sources, command).await,
             Command::Keys(command) => keys::run(&sources, command).await,

@@ -19,7 +19,7 @@ pub use approvals::{
     PEOPLE_PER_PAGE, ServiceOffer,
 };
 pub use csv_file::Rejections;
-pub use dashboard::Dashboard;
+pub use dashboard::{Dashboard, spreadsheet_safe};
 pub use import::ImportReport;
 pub use memberships::{Access, Level};
 pub use migration::{Mentions, MigrationReport};

@@ -94,6 +94,12 @@ const PAGE: &str = concat!(
 /// Rows per INSERT in a batch append (16 values each, well within both engines' limits).
 pub const AUDIT_BATCH: usize = 500;
 
+const SINCE: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE seq > $1 AND occurred_at >= $2 ORDER BY seq LIMIT $3"
+);
+
 /// How many events `verify_audit_chain` reads at a time.
 const VERIFY_PAGE: i64 = 1000;
 
@@ -253,6 +259,24 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Up to `limit` events after `after_seq` that happened at or after `since` (ms), in
+    /// chain order; call again from the last `seq` for the next page.
+    pub async fn audit_since(
+        &self,
+        after_seq: i64,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, AuditRow>(SINCE)
+                .bind(after_seq)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     /// Re-computes every hash from the first event. `Ok(Ok(n))` means all `n` events are
