@@ -37,6 +37,7 @@ impl StaffRole {
             Capability::ViewMigration
             | Capability::ViewRequestQueue
             | Capability::AnswerRequests => matches!(self, Self::Helpdesk | Self::Admin),
+            Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
         }
     }
 }
@@ -50,6 +51,8 @@ pub enum Capability {
     ViewRequestQueue,
     /// Approve or reject an access request for any organisation.
     AnswerRequests,
+    /// See whether the audit trail's hash chain is intact.
+    CheckAuditTrail,
 }
 
 /// Why a staff change was refused.
@@ -169,6 +172,8 @@ mod tests {
         assert!(StaffRole::Admin.grants(Capability::ViewRequestQueue));
         assert!(!StaffRole::Auditor.grants(Capability::ViewMigration));
         assert!(!StaffRole::Auditor.grants(Capability::AnswerRequests));
+        assert!(StaffRole::Auditor.grants(Capability::CheckAuditTrail));
+        assert!(!StaffRole::Helpdesk.grants(Capability::CheckAuditTrail));
         assert_eq!(StaffRole::parse("root"), None);
     }
 }

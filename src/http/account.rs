@@ -55,6 +55,8 @@ struct OverviewPage {
     is_approver: bool,
     /// Whether to link to the staff pages.
     is_staff: bool,
+    /// Whether to link to the audit trail check.
+    is_auditor: bool,
     csrf_token: String,
 }
 
@@ -133,6 +135,10 @@ async fn overview(
         is_staff: state
             .staff
             .can(&current.user.id, crate::staff::Capability::ViewMigration)
+            .await?,
+        is_auditor: state
+            .staff
+            .can(&current.user.id, crate::staff::Capability::CheckAuditTrail)
             .await?,
         organisations: organisations_of(&state, &current.user.id).await?,
         csrf_token,

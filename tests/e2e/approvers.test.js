@@ -173,5 +173,9 @@ test('an approver invites a colleague, grants a service and answers a request', 
   await page.getByRole('button', { name: 'Send answer' }).click();
   assert.match(await page.locator('.notification').innerText(), /request has been answered/);
   await assertAccessible(page, 'the helpdesk queue after an answer');
+  await server.gatehouse(['staff', 'grant', ANA, 'auditor']);
+  await page.goto(server.url + '/manage/audit');
+  assert.match(await page.locator('main').innerText(), /The audit trail is intact/);
+  await assertAccessible(page, 'the audit trail check');
   await context.close();
 });

@@ -1,6 +1,7 @@
 //! `/manage/…`: pages for Gatehouse staff. Each needs 2-step verification in the session and
 //! checks its capability before anything else.
 
+mod audit;
 mod migration;
 mod requests;
 
@@ -13,6 +14,7 @@ use crate::staff::Capability;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/manage/audit", get(audit::check))
         .route("/manage/migration", get(migration::migration))
         .route("/manage/migration.csv", get(migration::migration_csv))
         .route("/manage/requests", get(requests::requests))
