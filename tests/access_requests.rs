@@ -8,14 +8,12 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use common::cli::run;
-use common::oidc::{PASSWORD, Spec};
+use common::oidc::PASSWORD;
 use common::{Browser, Engine, TestApp, csrf_in, location};
 use gatehouse::audit::{Actor, RequestContext};
-use gatehouse::directory::{Directory, Level};
+use gatehouse::directory::Level;
 
 both_engines!(requests_are_answered_by_approvers_or_the_helpdesk);
 
@@ -47,26 +45,16 @@ fn first_request(html: &str) -> String {
 
 async fn requests_are_answered_by_approvers_or_the_helpdesk(engine: Engine) {
     let (app, sink) = TestApp::spawn_with_sink(engine).await;
-    app.register(Spec {
-        scopes: "openid profile email organisation",
-        ..Spec::confidential("census")
-    })
+    let directory = app.directory_with_schools().await;
+    let roles = [("submitter", "Submits returns")];
+    app.organisation_service(
+        &directory,
+        "census",
+        "openid profile email organisation",
+        &roles,
+    )
     .await;
-    let directory = Directory::new(app.store.clone(), Arc::new(app.clock.clone()));
     let ctx = RequestContext::default();
-    directory
-        .import_gias(
-            std::io::Cursor::new(include_bytes!("fixtures/gias_establishments.csv")),
-            false,
-            Actor::Cli,
-            &ctx,
-        )
-        .await
-        .unwrap();
-    directory
-        .define_role("census", "submitter", "Submits returns", Actor::Cli, &ctx)
-        .await
-        .unwrap();
     let oakhurst = directory.find("100019").await.unwrap().unwrap();
     let ana_id = app.create_user(ANA, PASSWORD).await;
     let (approver, ana_device) = app.verified_browser_and_app(ANA, PASSWORD).await;

@@ -8,9 +8,7 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
-use common::oidc::{PASSWORD, Spec};
+use common::oidc::PASSWORD;
 use common::smtp::SmtpSink;
 use common::{Browser, Engine, TestApp, csrf_in, location};
 use gatehouse::audit::{Actor, RequestContext};
@@ -23,6 +21,7 @@ both_engines!(
     approvers_cannot_reach_into_other_organisations,
 );
 
+const SCOPES: &str = "openid profile email organisation";
 const ANA: &str = "ana.lopez@oakhurst.example";
 const BEN: &str = "ben.osei@oakhurst.example";
 const DAN: &str = "dan.moss@oakhurst.example";
@@ -38,31 +37,13 @@ struct World {
 
 async fn world(engine: Engine) -> World {
     let (app, sink) = TestApp::spawn_with_sink(engine).await;
-    app.register(Spec {
-        scopes: "openid profile email organisation",
-        ..Spec::confidential("census")
-    })
-    .await;
-    let directory = Directory::new(app.store.clone(), Arc::new(app.clock.clone()));
-    let ctx = RequestContext::default();
-    directory
-        .import_gias(
-            std::io::Cursor::new(include_bytes!("fixtures/gias_establishments.csv")),
-            false,
-            Actor::Cli,
-            &ctx,
-        )
-        .await
-        .unwrap();
-    for (code, name) in [
+    let directory = app.directory_with_schools().await;
+    let roles = [
         ("submitter", "Submits returns"),
         ("viewer", "Views returns"),
-    ] {
-        directory
-            .define_role("census", code, name, Actor::Cli, &ctx)
-            .await
-            .unwrap();
-    }
+    ];
+    app.organisation_service(&directory, "census", SCOPES, &roles)
+        .await;
     let oakhurst = directory.find("100019").await.unwrap().unwrap();
     let longridge = directory.find("100021").await.unwrap().unwrap();
     World {

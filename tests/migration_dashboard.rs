@@ -12,10 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Duration;
-use common::oidc::{PASSWORD, Spec};
+use common::oidc::PASSWORD;
 use common::{ClockExt, Engine, TestApp};
 use gatehouse::audit::{Actor, RequestContext};
-use gatehouse::directory::Directory;
 use gatehouse::domain::Email;
 use gatehouse::staff::{Staff, StaffRole};
 
@@ -48,24 +47,12 @@ fn csv_line<'a>(csv: &'a str, start: &str) -> Vec<&'a str> {
 
 async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine: Engine) {
     let app = TestApp::spawn(engine).await;
+    let directory = app.directory_with_schools().await;
     for id in ["sdt", "edubase"] {
-        app.register(Spec {
-            scopes: "openid profile email organisation",
-            ..Spec::confidential(id)
-        })
-        .await;
+        app.organisation_service(&directory, id, "openid profile email organisation", &[])
+            .await;
     }
-    let directory = Directory::new(app.store.clone(), Arc::new(app.clock.clone()));
     let ctx = RequestContext::default();
-    directory
-        .import_gias(
-            std::io::Cursor::new(include_bytes!("fixtures/gias_establishments.csv")),
-            false,
-            Actor::Cli,
-            &ctx,
-        )
-        .await
-        .unwrap();
     directory
         .import_authentix(
             std::io::Cursor::new(EXPORT),

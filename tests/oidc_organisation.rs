@@ -8,10 +8,8 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine as _;
-use common::oidc::{PASSWORD, REDIRECT, Rp, Spec, http, param, value_of};
+use common::oidc::{PASSWORD, REDIRECT, Rp, http, param, value_of};
 use common::{Browser, ClockExt, Engine, TestApp, csrf_in, location};
 use gatehouse::audit::{Actor, RequestContext};
 use gatehouse::directory::{Directory, Level};
@@ -130,23 +128,15 @@ async fn exchange(
 }
 
 async fn setup(app: &TestApp) -> (Directory, Rp) {
+    let directory = app.directory_with_schools().await;
     let service = app
-        .register(Spec {
-            scopes: "openid profile email offline_access organisation",
-            ..Spec::confidential("census")
-        })
+        .organisation_service(
+            &directory,
+            "census",
+            "openid profile email offline_access organisation",
+            &[("submitter", "Submits returns")],
+        )
         .await;
-    let directory = Directory::new(app.store.clone(), Arc::new(app.clock.clone()));
-    let ctx = RequestContext::default();
-    let extract = include_bytes!("fixtures/gias_establishments.csv");
-    directory
-        .import_gias(std::io::Cursor::new(extract), false, Actor::Cli, &ctx)
-        .await
-        .unwrap();
-    directory
-        .define_role("census", "submitter", "Submits returns", Actor::Cli, &ctx)
-        .await
-        .unwrap();
     (directory, app.rp(&service).await)
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cli;
+pub mod directory;
 pub mod mfa;
 pub mod oidc;
 pub mod proxy;
