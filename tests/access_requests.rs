@@ -5,8 +5,7 @@
 //! queue, which only staff can see.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::cli::run;

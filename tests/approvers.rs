@@ -5,8 +5,7 @@
 //! they do not approve, with every such attempt audited.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::oidc::PASSWORD;
 use common::smtp::SmtpSink;

@@ -3,8 +3,7 @@
 //! database access rewrites an event; helpdesk staff and everyone else are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

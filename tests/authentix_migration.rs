@@ -4,8 +4,7 @@
 //! reminders — and nothing of the legacy shared password kept anywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::cli::{assert_one_line_failure, run, stdout};
 use common::{Engine, FreshDb};

@@ -2,8 +2,7 @@
 //! JSON for scripts, clear one-line refusals, and keys that rotate without a gap.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::cli::{assert_one_line_failure, run, stdout};
 use common::{Engine, FreshDb};

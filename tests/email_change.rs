@@ -2,8 +2,7 @@
 //! notice to the old one, a pending change that can be cancelled.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Browser, Engine, TestApp, csrf_in, location};
 

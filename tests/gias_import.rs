@@ -4,8 +4,7 @@
 //! nothing, and organisations added and corrected by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::cli::{assert_one_line_failure, run, stdout};
 use common::{Engine, FreshDb};

@@ -2,8 +2,7 @@
 //! Prometheus metrics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

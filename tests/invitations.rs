@@ -2,8 +2,7 @@
 //! invite`, the email, choosing a password, and arriving signed in at the inviting service.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::cli::{assert_one_line_failure, run, stdout};

@@ -2,8 +2,7 @@
 //! sharing one database, dead letters, and the development default of `.eml` files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,7 @@
 //! the kinds of organisation a service allows, and removing someone ends their access.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::cli::{assert_one_line_failure, run, run_with_input, stdout};
 use common::{Engine, FreshDb};

@@ -3,8 +3,7 @@
 //! back to a recovery code — and every way of getting round it refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::mfa::recovery_codes_on;

@@ -4,8 +4,7 @@
 //! account's challenge, replayed, or without user verification, all refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::mfa::{attribute, recovery_codes_on};
 use common::oidc::value_of;

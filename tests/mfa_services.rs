@@ -4,8 +4,7 @@
 //! password; and the ID token says what was achieved.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::oidc::{PASSWORD, REDIRECT, Rp, Spec, http, param, value_of};

@@ -3,8 +3,7 @@
 //! in date, and only once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::oidc::Spec;
 use common::{ClockExt, Engine, TestApp};

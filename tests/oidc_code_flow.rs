@@ -3,8 +3,7 @@
 //! driven by the `openidconnect` and `oauth2` crates, on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::oidc::{PASSWORD, Rp, Spec, authorize, http, param, revoke};
 use common::{ClockExt, Engine, TestApp};

@@ -3,8 +3,7 @@
 //! a diff to review; run with `UPDATE_SNAPSHOTS=1` to accept it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::oidc::Spec;
 use common::{Engine, TestApp};

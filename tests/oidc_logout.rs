@@ -3,8 +3,7 @@
 //! out and is told once it is back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

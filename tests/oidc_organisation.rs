@@ -5,8 +5,7 @@
 //! access ends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::oidc::{PASSWORD, REDIRECT, Rp, http, param, value_of};

@@ -2,8 +2,7 @@
 //! helpful error pages with a reference, and the security headers on every response.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, TestApp};
 

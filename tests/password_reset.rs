@@ -2,8 +2,7 @@
 //! the email, the link, the new password, and everything a reset must end.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Engine, TestApp, location};

@@ -2,8 +2,7 @@
 //! "Sign out of all other sessions".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Engine, TestApp, csrf_in, location};

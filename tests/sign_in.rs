@@ -1,8 +1,7 @@
 //! Signing in at /sign-in as a member of staff would, and what an attacker would try there.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{ClockExt, Engine, TestApp, location};
 

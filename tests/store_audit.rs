@@ -2,8 +2,7 @@
 //! concurrent writers, the trail refuses edits, and `verify` finds any tampering.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Engine, FreshDb, test_epoch};

@@ -1,8 +1,7 @@
 //! The user store's contract, on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Engine, FreshDb, test_epoch};

@@ -2,8 +2,7 @@
 //! updates under parallel attempts), the lock at 100, unlocking, and the per-IP limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Engine, TestApp};

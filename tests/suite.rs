@@ -1,0 +1,39 @@
+//! The integration suite, linked as one test binary: each module is one area of Gatehouse
+//! driven over HTTP, the CLI or the store against a real server and a fresh database. One
+//! binary instead of one per file keeps link time and disk use small (decision 0015).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+mod access_requests;
+mod approvers;
+mod audit_page;
+mod authentix_migration;
+mod cli;
+mod cli_services;
+mod email_change;
+mod gias_import;
+mod health;
+mod invitations;
+mod mail_outbox;
+mod memberships;
+mod mfa_authenticator_app;
+mod mfa_security_keys;
+mod mfa_services;
+mod migration_dashboard;
+mod migrations;
+mod oidc_client_auth;
+mod oidc_code_flow;
+mod oidc_contracts;
+mod oidc_keys;
+mod oidc_logout;
+mod oidc_negative;
+mod oidc_organisation;
+mod pages;
+mod password_reset;
+mod sessions;
+mod sign_in;
+mod store_audit;
+mod store_users;
+mod throttling;
