@@ -37,3 +37,22 @@ mod sign_in;
 mod store_audit;
 mod store_users;
 mod throttling;
+
+/// A file under `tests/` that is not a module here would never be compiled or run.
+#[test]
+fn every_test_file_is_a_module_of_the_suite() {
+    let listing = include_str!("suite.rs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(module) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        if module != "suite" {
+            assert!(
+                listing.contains(&format!("\nmod {module};\n")),
+                "tests/{name} is not listed in tests/suite.rs"
+            );
+        }
+    }
+}
