@@ -36,7 +36,9 @@ impl StaffRole {
         match capability {
             Capability::ViewMigration
             | Capability::ViewRequestQueue
-            | Capability::AnswerRequests => matches!(self, Self::Helpdesk | Self::Admin),
+            | Capability::AnswerRequests
+            | Capability::FindAccounts
+            | Capability::HelpAccounts => matches!(self, Self::Helpdesk | Self::Admin),
             Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
         }
     }
@@ -53,6 +55,11 @@ pub enum Capability {
     AnswerRequests,
     /// See whether the audit trail's hash chain is intact.
     CheckAuditTrail,
+    /// Search accounts and open any account's page (both audited).
+    FindAccounts,
+    /// Make the helpdesk's changes to an account (unlock, send a reset link, reset 2-step
+    /// verification…), never to one's own or, unless an admin, to a staff account.
+    HelpAccounts,
 }
 
 /// Why a staff change was refused.
@@ -172,6 +179,9 @@ mod tests {
         assert!(StaffRole::Admin.grants(Capability::ViewRequestQueue));
         assert!(!StaffRole::Auditor.grants(Capability::ViewMigration));
         assert!(!StaffRole::Auditor.grants(Capability::AnswerRequests));
+        assert!(!StaffRole::Auditor.grants(Capability::FindAccounts));
+        assert!(!StaffRole::Auditor.grants(Capability::HelpAccounts));
+        assert!(StaffRole::Helpdesk.grants(Capability::HelpAccounts));
         assert!(StaffRole::Auditor.grants(Capability::CheckAuditTrail));
         assert!(!StaffRole::Helpdesk.grants(Capability::CheckAuditTrail));
         assert_eq!(StaffRole::parse("root"), None);

@@ -15,6 +15,8 @@ mod cli_services;
 mod email_change;
 mod gias_import;
 mod health;
+mod helpdesk_account;
+mod helpdesk_search;
 mod invitations;
 mod mail_outbox;
 mod memberships;

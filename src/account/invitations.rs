@@ -41,6 +41,14 @@ struct Inviter {
     return_to: String,
 }
 
+/// Who an activation link is for.
+struct Link<'a> {
+    id: &'a UserId,
+    email: &'a Email,
+    given_name: &'a str,
+    inviter: Option<&'a Inviter>,
+}
+
 impl Lifecycle {
     /// Invites a person (the CLI now; approvers and the helpdesk later). One account per
     /// address: an active one is left alone, an invited one gets a fresh link.
@@ -111,17 +119,14 @@ impl Lifecycle {
         now: DateTime<Utc>,
     ) -> Result<(), FlowError> {
         let email = stored_email(user)?;
-        self.send_link(
-            tx,
-            &user.user_id(),
-            &email,
-            &user.given_name,
-            None,
-            actor,
-            ctx,
-            now,
-        )
-        .await
+        let link = Link {
+            id: &user.user_id(),
+            email: &email,
+            given_name: &user.given_name,
+            inviter: None,
+        };
+        self.send_link(tx, link, actor, ctx, serde_json::Value::Null, now)
+            .await
     }
 
     async fn add_invited(
@@ -158,17 +163,14 @@ impl Lifecycle {
         self.store
             .append_audit(tx, &with_actor(created, actor.clone()), now)
             .await?;
-        self.send_link(
-            tx,
-            &id,
-            &invite.email,
-            &given_name,
+        let link = Link {
+            id: &id,
+            email: &invite.email,
+            given_name: &given_name,
             inviter,
-            actor,
-            ctx,
-            now,
-        )
-        .await?;
+        };
+        self.send_link(tx, link, actor, ctx, serde_json::Value::Null, now)
+            .await?;
         Ok(id)
     }
 
@@ -179,6 +181,24 @@ impl Lifecycle {
         user: &UserRow,
         actor: Actor,
         ctx: &RequestContext,
+    ) -> Result<(), FlowError> {
+        let mut tx = self.store.begin().await?;
+        self.resend_invitation_in(&mut tx, user, actor, ctx, serde_json::Value::Null)
+            .await?;
+        tx.commit().await?;
+        self.mailer.nudge();
+        Ok(())
+    }
+
+    /// [`Self::resend_invitation`] inside `tx`, with `why` (an object) added to the audit
+    /// event's details. The caller commits and nudges the mailer.
+    pub async fn resend_invitation_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        actor: Actor,
+        ctx: &RequestContext,
+        why: serde_json::Value,
     ) -> Result<(), FlowError> {
         let now = self.clock.now();
         let previous = self
@@ -196,35 +216,32 @@ impl Lifecycle {
             None => None,
         };
         let email = stored_email(user)?;
-        let mut tx = self.store.begin().await?;
-        self.send_link(
-            &mut tx,
-            &user.user_id(),
-            &email,
-            &user.given_name,
-            inviter.as_ref(),
-            actor,
-            ctx,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.mailer.nudge();
-        Ok(())
+        let link = Link {
+            id: &user.user_id(),
+            email: &email,
+            given_name: &user.given_name,
+            inviter: inviter.as_ref(),
+        };
+        self.send_link(tx, link, actor, ctx, why, now).await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Queues an activation link for `link`'s person inside `tx` and audits it, with `why`
+    /// (an object, or null) added to the event's details.
     async fn send_link(
         &self,
         tx: &mut Tx,
-        id: &UserId,
-        email: &Email,
-        given_name: &str,
-        inviter: Option<&Inviter>,
+        link: Link<'_>,
         actor: Actor,
         ctx: &RequestContext,
+        why: serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<(), FlowError> {
+        let Link {
+            id,
+            email,
+            given_name,
+            inviter,
+        } = link;
         let (secret, hash) = new_link_secret()?;
         self.store
             .replace_account_token(
@@ -258,6 +275,7 @@ impl Lifecycle {
         if let Some(inviter) = inviter {
             event = event.client(&inviter.client_id);
         }
+        let event = event.also(why);
         self.store
             .append_audit(tx, &with_actor(event, actor), now)
             .await?;

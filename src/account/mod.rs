@@ -19,7 +19,7 @@ pub use invitations::{Invite, Invited};
 
 /// What each emailed link is for, as the pages name them.
 pub mod purpose {
-    pub use super::flows::{ACTIVATION, RESET};
+    pub use super::flows::{ACTIVATION, EMAIL_CHANGE, RESET};
 }
 
 use chrono::{DateTime, Utc};
@@ -235,7 +235,7 @@ fn audit(actor: Actor, subject: &UserId, action: Action, ctx: &RequestContext) -
 }
 
 /// Which status a change leads to, or why it cannot happen.
-fn next_status(
+pub(crate) fn next_status(
     from: UserStatus,
     change: StatusChange,
     has_password: bool,

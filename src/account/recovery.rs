@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::activation::details;
-use super::flows::{FlowError, Lifecycle, RESET, RESET_LIFETIME, new_link_secret};
+use super::flows::{FlowError, Lifecycle, RESET, RESET_LIFETIME, new_link_secret, stored_email};
 use super::invitations::with_actor;
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::auth::AuthError;
@@ -12,7 +12,7 @@ use crate::auth::password::{Password, check_new_password};
 use crate::auth::session::hash_secret;
 use crate::domain::{Email, UserStatus};
 use crate::mail::Mail;
-use crate::store::NewAccountToken;
+use crate::store::{NewAccountToken, Tx, UserRow};
 
 /// Reset emails one address may be sent in a burst, and per hour after that.
 const PER_ADDRESS_BURST: f64 = 3.0;
@@ -89,11 +89,29 @@ impl Lifecycle {
             }
             UserStatus::Active | UserStatus::Locked => {}
         }
-        let (secret, hash) = new_link_secret()?;
         let mut tx = self.store.begin().await?;
+        let event = with_actor(requested(), Actor::User(id.clone())).subject(&id);
+        self.send_reset_in(&mut tx, &user, event).await?;
+        tx.commit().await?;
+        self.mailer.nudge();
+        Ok(())
+    }
+
+    /// Queues a reset link for `user` inside `tx` (superseding any earlier one) and appends
+    /// `event`. The caller has decided the account may have one; it commits and nudges.
+    pub async fn send_reset_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        event: AuditEvent,
+    ) -> Result<(), FlowError> {
+        let now = self.clock.now();
+        let id = user.user_id();
+        let email = stored_email(user)?;
+        let (secret, hash) = new_link_secret()?;
         self.store
             .replace_account_token(
-                &mut tx,
+                tx,
                 &NewAccountToken {
                     user_id: id.as_str(),
                     purpose: RESET,
@@ -111,12 +129,9 @@ impl Lifecycle {
             link: format!("{}/reset-password/{secret}", self.mailer.site()),
         };
         self.mailer
-            .queue(&mut tx, email, Some(id.as_str()), mail, now)
+            .queue(tx, &email, Some(id.as_str()), mail, now)
             .await?;
-        let event = with_actor(requested(), Actor::User(id.clone())).subject(&id);
-        self.store.append_audit(&mut tx, &event, now).await?;
-        tx.commit().await?;
-        self.mailer.nudge();
+        self.store.append_audit(tx, &event, now).await?;
         Ok(())
     }
 

@@ -68,6 +68,16 @@ pub enum Action {
     StaffRoleGranted,
     /// A staff role was taken away.
     StaffRoleRevoked,
+    /// Staff searched for accounts (the terms and filters are in the details).
+    AccountsSearched,
+    /// Staff downloaded search results or an account timeline as CSV.
+    AccountsExported,
+    /// Staff opened an account page.
+    AccountViewed,
+    /// Staff tried something their roles do not allow, or on an account they may not touch.
+    HelpdeskRefused,
+    /// The helpdesk removed every second factor after checking who was asking.
+    MfaReset,
 }
 
 impl Action {
@@ -128,6 +138,11 @@ impl Action {
         Action::ApproverRefused,
         Action::StaffRoleGranted,
         Action::StaffRoleRevoked,
+        Action::AccountsSearched,
+        Action::AccountsExported,
+        Action::AccountViewed,
+        Action::HelpdeskRefused,
+        Action::MfaReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -188,6 +203,11 @@ impl Action {
             Self::ApproverRefused => "approver.refused",
             Self::StaffRoleGranted => "staff.role_granted",
             Self::StaffRoleRevoked => "staff.role_revoked",
+            Self::AccountsSearched => "staff.accounts_searched",
+            Self::AccountsExported => "staff.accounts_exported",
+            Self::AccountViewed => "staff.account_viewed",
+            Self::HelpdeskRefused => "staff.refused",
+            Self::MfaReset => "mfa.reset",
         }
     }
 }

@@ -149,6 +149,19 @@ impl AuditEvent {
         self
     }
 
+    /// Adds the keys of `extra` (an object) to the details; anything else is ignored.
+    pub fn also(mut self, extra: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(extra) = extra {
+            let details = self
+                .details
+                .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(map) = details {
+                map.extend(extra);
+            }
+        }
+        self
+    }
+
     pub fn diff(mut self, before: serde_json::Value, after: serde_json::Value) -> Self {
         self.details = Some(serde_json::json!({ "before": before, "after": after }));
         self

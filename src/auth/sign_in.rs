@@ -153,7 +153,9 @@ impl Auth {
             None => None,
         };
         let has_mfa = self.factors(id.as_str()).await?.has_mfa();
-        let must_set_up_mfa = !has_mfa && self.store.is_approver(id.as_str()).await?;
+        let must_set_up_mfa = !has_mfa
+            && (self.store.is_approver(id.as_str()).await?
+                || self.store.mfa_setup_required(id.as_str()).await?);
         let mut tx = self.store.begin().await?;
         if has_mfa {
             // The password was right, but nothing is reachable until the second factor.

@@ -6,6 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::cookies::CookiePolicy;
 use crate::account::Lifecycle;
+use crate::admin::Helpdesk;
 use crate::auth::Auth;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub approvals: Approvals,
     /// Gatehouse staff roles and what they allow.
     pub staff: Staff,
+    /// Finding and helping accounts from the console.
+    pub helpdesk: Helpdesk,
 }
 
 impl AppState {
@@ -45,6 +48,12 @@ impl AppState {
         let directory = Directory::new(store.clone(), clock.clone());
         let approvals = Approvals::new(directory.clone(), lifecycle.clone());
         let staff = Staff::new(store.clone(), clock.clone());
+        let helpdesk = Helpdesk::new(
+            store.clone(),
+            clock.clone(),
+            lifecycle.clone(),
+            auth.session_policy(),
+        );
         let cookies = CookiePolicy {
             secure: config.issuer.is_https(),
         };
@@ -60,6 +69,7 @@ impl AppState {
             directory,
             approvals,
             staff,
+            helpdesk,
         }
     }
 }

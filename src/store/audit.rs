@@ -85,6 +85,18 @@ const FOR_USER: &str = concat!(
     " FROM audit_events WHERE subject_user_id = $1 OR actor = $1 \
      ORDER BY seq DESC LIMIT $2"
 );
+/// One page of a person's timeline, older than `$2`.
+const FOR_USER_BEFORE: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE (subject_user_id = $1 OR actor = $1) AND seq < $2 \
+     ORDER BY seq DESC LIMIT $3"
+);
+const SUBJECT_ACTION: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE subject_user_id = $1 AND action = $2 ORDER BY seq DESC LIMIT $3"
+);
 const PAGE: &str = concat!(
     "SELECT ",
     audit_columns!(),
@@ -170,6 +182,41 @@ impl Store {
         Ok(on_pool!(self, read, |pool| {
             sqlx::query_as::<_, AuditRow>(FOR_USER)
                 .bind(user.as_str())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Up to `limit` events where `user` is the actor or the subject, older than `before`
+    /// (a `seq`), newest first: the account timeline, a page at a time.
+    pub async fn audit_for_user_before(
+        &self,
+        user: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, AuditRow>(FOR_USER_BEFORE)
+                .bind(user)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// The newest `limit` events of one kind about `user`.
+    pub async fn audit_about(
+        &self,
+        user: &str,
+        action: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, AuditRow>(SUBJECT_ACTION)
+                .bind(user)
+                .bind(action)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?

@@ -5,6 +5,8 @@
 //! `ON CONFLICT`, `RETURNING`); [`on_pool!`] and [`on_tx!`] run it on whichever engine is in use.
 
 mod access_requests;
+mod account_file;
+mod account_search;
 mod account_tokens;
 mod audit;
 mod authorization;
@@ -15,6 +17,7 @@ mod error;
 mod grants;
 mod logout_notices;
 mod memberships;
+mod mfa_reset;
 mod migration;
 mod organisations;
 mod outbox;
@@ -27,6 +30,8 @@ mod users;
 mod webauthn;
 
 pub use access_requests::{AccessRequestRow, NewAccessRequest};
+pub use account_file::{AccessRow, HeldRoleRow, PlaceRow};
+pub use account_search::{AccountHit, AccountQuery, AccountSort};
 pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use audit::{AuditRow, ChainBreak};
 pub use authorization::ConsentRow;

@@ -227,6 +227,7 @@ impl Auth {
         } else {
             None
         };
+        self.store.clear_mfa_setup_required(tx, &user.id).await?;
         let event = AuditEvent::new(Action::MfaAdded)
             .actor(&id)
             .subject(&id)

@@ -8,7 +8,7 @@ mod person;
 pub(super) mod requests;
 mod services;
 
-pub use people::day;
+pub use people::{day, status_label};
 
 use axum::Router;
 use axum::routing::{get, post};
