@@ -22,6 +22,7 @@ both_engines!(
     a_passkey_signs_in_without_a_password,
     assertions_that_do_not_belong_are_refused,
     one_credential_belongs_to_one_account,
+    administrators_use_the_console_with_a_key,
 );
 
 const EMAIL: &str = "ioana.roberts@school.example";
@@ -376,4 +377,55 @@ async fn one_credential_belongs_to_one_account(engine: Engine) {
         tx.commit().await.unwrap();
         assert_eq!(inserted, expected, "{id}");
     }
+}
+
+/// Administrators must have used a security key or passkey in the session: without one
+/// registered they are told to add one; with one, a session verified by an app code steps up
+/// with the key and comes back.
+async fn administrators_use_the_console_with_a_key(engine: Engine) {
+    use gatehouse::audit::{Actor, RequestContext};
+    use gatehouse::staff::{Staff, StaffRole};
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    let id = app.create_user(EMAIL, PASSWORD).await;
+    let (me, phone) = app.verified_browser_and_app(EMAIL, PASSWORD).await;
+    let user = app.store.user_by_id(&id).await.unwrap().unwrap();
+    let staff = Staff::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    staff
+        .grant(
+            &user,
+            StaffRole::Admin,
+            Actor::Cli,
+            &RequestContext::default(),
+        )
+        .await
+        .unwrap();
+
+    let refused = me.get("/manage/accounts").await;
+    assert_eq!(refused.status(), 403);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("Administrators must sign in with a security key or passkey"));
+
+    let mut key = SoftPasskey::new(true);
+    let (answer, _) = register(&app, &me, &mut key, "security_key", "Desk key").await;
+    assert_eq!(
+        answer.status(),
+        303,
+        "a second method: back to the security page"
+    );
+    // Registering the key proved it in that session; a later sign-in with the app code
+    // must step up with the key.
+    let me = app.sign_in_verified(EMAIL, PASSWORD, &phone).await;
+    let step_up = me.get("/manage/accounts").await;
+    assert_eq!(step_up.status(), 303);
+    assert_eq!(
+        location(&step_up),
+        "/sign-in/verify?method=key&return_to=%2Fmanage%2Faccounts"
+    );
+    let (token, handle, options) = key_step(&me).await;
+    let assertion = key.do_authentication(origin(&app), options).unwrap();
+    assert_eq!(
+        submit_key(&me, &token, &handle, &assertion).await.status(),
+        303
+    );
+    assert_eq!(me.get("/manage/accounts").await.status(), 200);
 }

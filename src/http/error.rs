@@ -104,6 +104,17 @@ pub fn error_page(status: StatusCode, json: bool) -> Response {
     }
 }
 
+/// The 403 page with a sentence saying what would let the person in.
+pub fn forbidden_because(detail: &str) -> Response {
+    let request_id = current_request_id().unwrap_or_default();
+    let mut page = ErrorPage::for_status(StatusCode::FORBIDDEN, request_id);
+    page.detail = Some(detail.to_owned());
+    match page.render() {
+        Ok(html) => (StatusCode::FORBIDDEN, Html(html)).into_response(),
+        Err(_) => (StatusCode::FORBIDDEN, page.heading).into_response(),
+    }
+}
+
 /// The 403 page for a form that failed the CSRF check.
 pub fn forbidden() -> Response {
     tracing::warn!("form refused: CSRF check failed");

@@ -82,7 +82,10 @@ async fn show(
                 let back = return_to::encode(&return_to);
                 return Ok(Redirect::to(&format!("/sign-in?return_to={back}")).into_response());
             };
-            if Amr::from_json(&current.session.amr).is_mfa() {
+            let amr = Amr::from_json(&current.session.amr);
+            // A verified session may still step up with a key (administrators need one).
+            let key_wanted = query.method.as_deref() == Some("key");
+            if amr.is_mfa() && (amr.is_phishing_resistant() || !key_wanted) {
                 return Ok(Redirect::to(&return_to).into_response());
             }
             if !state.auth.factors(&current.user.id).await?.has_mfa() {

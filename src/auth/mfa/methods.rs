@@ -66,6 +66,11 @@ impl Amr {
         self.0.iter().any(|m| m == "mfa")
     }
 
+    /// Whether a security key or passkey was used: a factor a phishing site cannot replay.
+    pub fn is_phishing_resistant(&self) -> bool {
+        self.0.iter().any(|m| m == "hwk" || m == "swk")
+    }
+
     pub fn values(&self) -> &[String] {
         &self.0
     }

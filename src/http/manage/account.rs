@@ -11,11 +11,11 @@ use chrono::DateTime;
 use serde::Deserialize;
 
 use super::super::client::Client;
-use super::super::current_user::VerifiedUser;
 use super::super::forms::FormErrors;
 use super::super::organisation::{day, status_label};
 use super::super::pages::Layout;
 use super::super::{AppState, Error, csrf};
+use super::StaffUser;
 use super::on_duty;
 use crate::admin::{
     AccountFile, ActionError, HelpdeskAction, IdentityCheck, Place, Reason, SignInLine, Why,
@@ -132,7 +132,7 @@ fn line(l: &SignInLine) -> (String, String) {
 
 pub async fn account(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Client(ctx): Client,
     Path(id): Path<String>,
     Query(query): Query<AccountQuery>,
@@ -198,7 +198,7 @@ pub async fn account(
 
 pub async fn timeline_csv(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Client(ctx): Client,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
@@ -334,7 +334,7 @@ async fn render_act(
 
 pub async fn act_form(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     jar: CookieJar,
     Path((id, code)): Path<(String, String)>,
 ) -> Result<Response, Error> {
@@ -381,7 +381,7 @@ fn parse(code: &str, input: &ActForm) -> Result<(HelpdeskAction, Why), FormError
 #[allow(clippy::too_many_arguments)]
 pub async fn act(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Client(ctx): Client,
     jar: CookieJar,
     headers: HeaderMap,

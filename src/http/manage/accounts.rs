@@ -8,11 +8,11 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::super::client::Client;
-use super::super::current_user::VerifiedUser;
 use super::super::forms::FormErrors;
 use super::super::organisation::status_label;
 use super::super::pages::Layout;
 use super::super::{AppState, Error};
+use super::StaffUser;
 use super::on_duty;
 use crate::admin::Search;
 use crate::domain::UserStatus;
@@ -176,7 +176,7 @@ struct AccountsPage {
 
 pub async fn accounts(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Client(ctx): Client,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, Error> {
@@ -287,7 +287,7 @@ pub async fn accounts(
 
 pub async fn accounts_csv(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Client(ctx): Client,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, Error> {

@@ -5,9 +5,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::super::current_user::VerifiedUser;
 use super::super::pages::Layout;
 use super::super::{AppState, Error};
+use super::StaffUser;
 use super::require;
 use crate::staff::Capability;
 
@@ -22,10 +22,7 @@ struct AuditPage {
     reason: &'static str,
 }
 
-pub async fn check(
-    State(state): State<AppState>,
-    verified: VerifiedUser,
-) -> Result<Response, Error> {
+pub async fn check(State(state): State<AppState>, verified: StaffUser) -> Result<Response, Error> {
     require(&state, &verified, Capability::CheckAuditTrail).await?;
     let page = match state.store.verify_audit_chain().await? {
         Ok(events) => AuditPage {

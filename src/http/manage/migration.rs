@@ -7,9 +7,9 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::super::current_user::VerifiedUser;
 use super::super::pages::Layout;
 use super::super::{AppState, Error};
+use super::StaffUser;
 use super::require;
 use crate::directory::Dashboard;
 use crate::staff::Capability;
@@ -50,7 +50,7 @@ fn views(lines: Vec<MigrationLine>) -> Vec<LineView> {
 
 pub async fn migration(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Query(query): Query<DashboardQuery>,
 ) -> Result<Response, Error> {
     require(&state, &verified, Capability::ViewMigration).await?;
@@ -67,7 +67,7 @@ pub async fn migration(
 
 pub async fn migration_csv(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Query(query): Query<DashboardQuery>,
 ) -> Result<Response, Error> {
     require(&state, &verified, Capability::ViewMigration).await?;

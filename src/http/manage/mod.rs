@@ -8,12 +8,61 @@ mod migration;
 mod requests;
 
 use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use super::current_user::VerifiedUser;
 use super::{AppState, Error};
 use crate::admin::OnDuty;
-use crate::staff::Capability;
+use crate::auth::CurrentSession;
+use crate::auth::mfa::Amr;
+use crate::staff::{Capability, StaffRole};
+
+/// A signed-in person with 2-step verification in this session and, if they are an
+/// administrator, a security key or passkey among the factors they used (PRODUCT.md
+/// "Policies"). Whether they may use a page is still each handler's capability check.
+#[derive(Debug, Clone)]
+pub struct StaffUser(pub CurrentSession);
+
+/// Why an administrator without a key is refused.
+const ADMINS_NEED_A_KEY: &str = "Administrators must sign in with a security key or passkey. \
+     Add one from your account page, then come back.";
+
+impl FromRequestParts<AppState> for StaffUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let VerifiedUser(current) = VerifiedUser::from_request_parts(parts, state).await?;
+        if Amr::from_json(&current.session.amr).is_phishing_resistant() {
+            return Ok(Self(current));
+        }
+        let is_admin = state
+            .staff
+            .roles(&current.user.id)
+            .await
+            .map_err(|e| Error::from(e).into_response())?
+            .contains(&StaffRole::Admin);
+        if !is_admin {
+            return Ok(Self(current));
+        }
+        let has_key = !state
+            .store
+            .credentials(&current.user.id)
+            .await
+            .map_err(|e| Error::from(e).into_response())?
+            .is_empty();
+        if !has_key {
+            return Err(super::error::forbidden_because(ADMINS_NEED_A_KEY));
+        }
+        let back = super::return_to::encode(parts.uri.path());
+        Err(Redirect::to(&format!("/sign-in/verify?method=key&return_to={back}")).into_response())
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,7 +90,7 @@ pub fn router() -> Router<AppState> {
 /// Refuses anyone whose staff roles do not give `capability`.
 async fn require(
     state: &AppState,
-    VerifiedUser(current): &VerifiedUser,
+    StaffUser(current): &StaffUser,
     capability: Capability,
 ) -> Result<(), Error> {
     if state.staff.can(&current.user.id, capability).await? {
@@ -54,7 +103,7 @@ async fn require(
 /// The signed-in member of staff on duty with `capability`, or 403.
 async fn on_duty(
     state: &AppState,
-    VerifiedUser(current): &VerifiedUser,
+    StaffUser(current): &StaffUser,
     capability: Capability,
 ) -> Result<OnDuty, Error> {
     state

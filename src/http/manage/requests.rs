@@ -8,11 +8,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::{CookieJar, Form};
 
 use super::super::client::Client;
-use super::super::current_user::VerifiedUser;
 use super::super::forms::FormErrors;
 use super::super::organisation::requests::{DecideForm, RequestPlace, refusal, render_request};
 use super::super::pages::Layout;
 use super::super::{AppState, Error, csrf};
+use super::StaffUser;
 use super::require;
 use crate::staff::Capability;
 use crate::store::AccessRequestRow;
@@ -47,7 +47,7 @@ const QUEUE_PAGE: i64 = 200;
 
 pub async fn requests(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     axum::extract::Query(query): axum::extract::Query<QueueQuery>,
 ) -> Result<Response, Error> {
     require(&state, &verified, Capability::ViewRequestQueue).await?;
@@ -98,7 +98,7 @@ async fn place(state: &AppState, request: &AccessRequestRow) -> Result<RequestPl
 
 pub async fn show(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     jar: CookieJar,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
@@ -112,7 +112,7 @@ pub async fn show(
 
 pub async fn decide(
     State(state): State<AppState>,
-    verified: VerifiedUser,
+    verified: StaffUser,
     Client(ctx): Client,
     jar: CookieJar,
     headers: HeaderMap,
@@ -123,7 +123,7 @@ pub async fn decide(
         return Ok(super::super::error::forbidden());
     }
     require(&state, &verified, Capability::AnswerRequests).await?;
-    let VerifiedUser(current) = &verified;
+    let StaffUser(current) = &verified;
     let request = state.approvals.any_request(&id).await?;
     let place = place(&state, &request).await?;
     let status = StatusCode::UNPROCESSABLE_ENTITY;
