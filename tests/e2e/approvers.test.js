@@ -1,8 +1,8 @@
 // The approver pages in a real browser, as a head teacher would use them on her first day:
 // sign in, set up 2-step verification (approvers must), invite a colleague with a service and
 // a role, give another colleague a service, and answer a colleague's request for access;
-// then the helpdesk's migration dashboard and queue. Every page passes axe-core's WCAG 2.2
-// AA rules.
+// then the helpdesk's migration dashboard and queue, and finding an account and sending its
+// owner a reset link from the console. Every page passes axe-core's WCAG 2.2 AA rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
@@ -173,6 +173,31 @@ test('an approver invites a colleague, grants a service and answers a request', 
   await page.getByRole('button', { name: 'Send answer' }).click();
   assert.match(await page.locator('.notification').innerText(), /request has been answered/);
   await assertAccessible(page, 'the helpdesk queue after an answer');
+  // Find Ben, see his account whole, and send him a reset link with a reason.
+  await page.goto(server.url + '/account');
+  await page.getByRole('link', { name: 'Find an account' }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Find an account');
+  await assertAccessible(page, 'the account search');
+  await page.getByLabel('Email address or name').fill('ben');
+  await page.getByLabel('Account status').selectOption({ label: 'Active' });
+  await page.getByRole('button', { name: 'Search' }).click();
+  assert.match(await page.locator('table').innerText(), /Ben Osei\s+ben\.osei@oakhurst\.example\.org\s+Active\s+Oakhurst/);
+  await assertAccessible(page, 'the account search results');
+  await page.getByRole('link', { name: 'Ben Osei' }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Ben Osei');
+  assert.match(await page.locator('main').innerText(), /School Census/);
+  await assertAccessible(page, 'an account page');
+  await page.getByRole('link', { name: 'Send a password reset link' }).click();
+  await assertAccessible(page, 'a helpdesk action form');
+  await page.getByRole('button', { name: 'Send a password reset link' }).click();
+  assert.match(await page.locator('.error-summary').innerText(), /Select a reason/);
+  await assertAccessible(page, 'a helpdesk action form with errors');
+  await page.getByLabel('The account holder asked').check();
+  await page.getByLabel('Note').fill('Ben rang from the school office');
+  await page.getByRole('button', { name: 'Send a password reset link' }).click();
+  assert.match(await page.locator('.notification').innerText(), /reset link was sent/);
+  assert.match(await page.locator('main').innerText(), /password_reset\.requested/);
+  await assertAccessible(page, 'an account page after a change');
   await server.gatehouse(['staff', 'grant', ANA, 'auditor']);
   await page.goto(server.url + '/manage/audit');
   assert.match(await page.locator('main').innerText(), /The audit trail is intact/);
