@@ -18,7 +18,8 @@ use gatehouse::staff::{Staff, StaffRole};
 
 both_engines!(
     the_helpdesk_sees_why_and_fixes_it,
-    resetting_2_step_verification_needs_an_identity_check
+    resetting_2_step_verification_needs_an_identity_check,
+    the_helpdesk_corrects_names_addresses_and_organisations
 );
 
 const ANA: &str = "ana.lopez@oakhurst.example";
@@ -377,5 +378,215 @@ async fn resetting_2_step_verification_needs_an_identity_check(engine: Engine) {
     assert!(
         location(&again).starts_with("/sign-in/verify"),
         "her new app is asked for"
+    );
+}
+
+async fn the_helpdesk_corrects_names_addresses_and_organisations(engine: Engine) {
+    let (app, sink) = TestApp::spawn_with_sink(engine).await;
+    app.directory_with_schools().await;
+    let ana_id = app.create_named_user(ANA, "Ana", "Lopez", PASSWORD).await;
+    let ana = ana_id.to_string();
+    let ben_id = app
+        .create_named_user("ben.osei@oakhurst.example", "Ben", "Osei", PASSWORD)
+        .await;
+    let (hana, _) = helpdesk(&app, HANA).await;
+    let row = || async { app.store.user_by_id(&ana_id).await.unwrap().unwrap() };
+
+    // A name: checked as on every other form, changed, audited, and she is told.
+    let refused = act(
+        &hana,
+        &ana,
+        "edit-name",
+        &[
+            WHY[0],
+            WHY[1],
+            ("given_name", " "),
+            ("family_name", "Lopez"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("Enter a first name"));
+    let done = act(
+        &hana,
+        &ana,
+        "edit-name",
+        &[
+            WHY[0],
+            WHY[1],
+            ("given_name", "Anna"),
+            ("family_name", "López Ruiz"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        (row().await.given_name, row().await.family_name),
+        ("Anna".to_owned(), "López Ruiz".to_owned())
+    );
+    let renamed = app
+        .audit_of(&ana_id)
+        .await
+        .into_iter()
+        .find(|e| e.action == "user.renamed")
+        .unwrap();
+    let details = renamed.details.unwrap();
+    assert!(
+        details.contains("\"before\":{\"family_name\":\"Lopez\""),
+        "{details}"
+    );
+    mail_saying(&sink, "changed the name on your account").await;
+
+    // An address: a taken one is refused beside the field; a new one gets a code, which she
+    // enters after signing in; until then nothing moves.
+    let refused = act(
+        &hana,
+        &ana,
+        "change-email",
+        &[WHY[0], WHY[1], ("new_email", HANA)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("An account with that email address already exists")
+    );
+    let refused = act(
+        &hana,
+        &ana,
+        "change-email",
+        &[WHY[0], WHY[1], ("new_email", "not an address")],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let new = "anna.lopez@oakhurst.example";
+    let done = act(
+        &hana,
+        &ana,
+        "change-email",
+        &[WHY[0], WHY[1], ("new_email", new)],
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(row().await.email, ANA);
+    let html = hana.get(&location(&done)).await.text().await.unwrap();
+    assert!(html.contains("change their email address to anna.lopez@oakhurst.example"));
+    let code_mail = sink.wait_for(new, 1).await;
+    let code: String = code_mail[0]
+        .text()
+        .lines()
+        .map(str::trim)
+        .find(|w| {
+            w.len() == 8
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .unwrap()
+        .to_owned();
+    let me = app.browser();
+    assert_eq!(me.sign_in(ANA, PASSWORD).await.status(), 303);
+    let page = me.get("/account/email/confirm").await.text().await.unwrap();
+    let confirmed = me
+        .post(
+            "/account/email/confirm",
+            &[("csrf_token", &csrf_in(&page)), ("code", &code)],
+        )
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(row().await.email, new);
+
+    // Organisations: by URN; as approver only where there is none; removal ends it.
+    let refused = act(
+        &hana,
+        &ana,
+        "add-to-organisation",
+        &[
+            WHY[0],
+            WHY[1],
+            ("organisation", "999999"),
+            ("level", "member"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Enter the URN of a school")
+    );
+    let done = act(
+        &hana,
+        &ana,
+        "add-to-organisation",
+        &[
+            WHY[0],
+            WHY[1],
+            ("organisation", "100019"),
+            ("level", "approver"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert!(app.store.is_approver(&ana).await.unwrap());
+    let ben = ben_id.to_string();
+    let refused = act(
+        &hana,
+        &ben,
+        "add-to-organisation",
+        &[
+            WHY[0],
+            WHY[1],
+            ("organisation", "100019"),
+            ("level", "approver"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("already has an approver")
+    );
+    let html = hana
+        .get(&format!("/manage/accounts/{ana}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Oakhurst CofE Primary School") && html.contains("Approver"));
+    let form = hana
+        .get(&format!("/manage/accounts/{ana}/remove-from-organisation"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"organisation_id\" type=\"radio\" value=\"";
+    let at = form.find(marker).unwrap() + marker.len();
+    let org_id: String = form[at..].chars().take_while(|c| *c != '"').collect();
+    let done = act(
+        &hana,
+        &ana,
+        "remove-from-organisation",
+        &[WHY[0], WHY[1], ("organisation_id", &org_id)],
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert!(!app.store.is_approver(&ana).await.unwrap());
+    let trail: Vec<String> = app
+        .audit_of(&ana_id)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        trail.contains(&"membership.added".to_owned())
+            && trail.contains(&"membership.removed".to_owned())
     );
 }

@@ -12,7 +12,7 @@ use crate::auth::password::Password;
 use crate::auth::session::{RandomError, hash_secret};
 use crate::domain::{Email, UserId};
 use crate::mail::Mail;
-use crate::store::{NewAccountToken, UserRow};
+use crate::store::{NewAccountToken, Tx, UserRow};
 
 /// Letters and digits that cannot be mistaken for one another (no 0/O, 1/I/L).
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -49,6 +49,35 @@ impl Lifecycle {
         {
             return Err(FlowError::field("password", "Your password is not right"));
         }
+        let event = AuditEvent::new(Action::EmailChangeRequested)
+            .actor(&id)
+            .subject(&id)
+            .context(ctx.clone());
+        let mut tx = self.store.begin().await?;
+        self.start_email_change_in(&mut tx, user, new_email, event)
+            .await?;
+        tx.commit().await?;
+        self.mailer.nudge();
+        Ok(())
+    }
+
+    /// Sends a code to `new_email` and a notice to the current address inside `tx`, and
+    /// appends `event` (with the new address added to its details). The person confirms
+    /// with the code while signed in; the caller commits and nudges the mailer.
+    pub async fn start_email_change_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        new_email: &Email,
+        event: AuditEvent,
+    ) -> Result<(), FlowError> {
+        let id = user.user_id();
+        if new_email.normalised() == user.email_normalised {
+            return Err(FlowError::field(
+                "new_email",
+                "Enter a different email address from the one they use now",
+            ));
+        }
         if self.store.user_by_email(new_email).await?.is_some() {
             return Err(FlowError::field(
                 "new_email",
@@ -58,10 +87,9 @@ impl Lifecycle {
         let code = new_code()?;
         let now = self.clock.now();
         let old_email = stored_email(user)?;
-        let mut tx = self.store.begin().await?;
         self.store
             .replace_account_token(
-                &mut tx,
+                tx,
                 &NewAccountToken {
                     user_id: id.as_str(),
                     purpose: EMAIL_CHANGE,
@@ -79,23 +107,17 @@ impl Lifecycle {
             code,
         };
         self.mailer
-            .queue(&mut tx, new_email, Some(id.as_str()), to_new, now)
+            .queue(tx, new_email, Some(id.as_str()), to_new, now)
             .await?;
         let to_old = Mail::EmailChangeNotice {
             given_name: user.given_name.clone(),
             new_email: new_email.as_str().to_owned(),
         };
         self.mailer
-            .queue(&mut tx, &old_email, Some(id.as_str()), to_old, now)
+            .queue(tx, &old_email, Some(id.as_str()), to_old, now)
             .await?;
-        let event = AuditEvent::new(Action::EmailChangeRequested)
-            .actor(&id)
-            .subject(&id)
-            .context(ctx.clone())
-            .details(serde_json::json!({ "new_email": new_email.as_str() }));
-        self.store.append_audit(&mut tx, &event, now).await?;
-        tx.commit().await?;
-        self.mailer.nudge();
+        let event = event.also(serde_json::json!({ "new_email": new_email.as_str() }));
+        self.store.append_audit(tx, &event, now).await?;
         Ok(())
     }
 

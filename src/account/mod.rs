@@ -87,7 +87,7 @@ pub struct Accounts {
 }
 
 /// Names are shown to services and on screen: present, short, and free of control characters.
-fn clean_name(field: &str, value: &str, max: usize) -> Result<String, AccountError> {
+pub(crate) fn clean_name(field: &str, value: &str, max: usize) -> Result<String, AccountError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(AccountError::Invalid(format!("Enter a {field}")));

@@ -4,7 +4,7 @@
 //! Helpdesk staff cannot change staff accounts (administrators can), and nobody changes their
 //! own account here.
 
-use crate::account::{AccountError, FlowError, StatusChange, next_status};
+use crate::account::{AccountError, FlowError, StatusChange, clean_name, next_status};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
 use crate::mail::Mail;
@@ -15,7 +15,7 @@ use super::reasons::{IdentityCheck, Why};
 use super::{Helpdesk, OnDuty, by_staff};
 
 /// A change the helpdesk can make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HelpdeskAction {
     ResendInvitation,
     SendPasswordReset,
@@ -25,11 +25,25 @@ pub enum HelpdeskAction {
     RevokeSessions,
     /// Remove every second factor; the caller's identity was checked this way.
     ResetMfa(IdentityCheck),
+    EditName {
+        given_name: String,
+        family_name: String,
+    },
+    /// Start a change of address; the person confirms with the code sent to it.
+    ChangeEmail(Email),
+    /// Add the person to an organisation (by URN or LA code); as its approver only when it
+    /// has none.
+    AddToOrganisation {
+        organisation: String,
+        approver: bool,
+    },
+    /// Remove the person from an organisation (by id), ending their access there.
+    RemoveFromOrganisation(String),
 }
 
 impl HelpdeskAction {
     /// The path segment and audit name of the action.
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Self::ResendInvitation => "resend-invitation",
             Self::SendPasswordReset => "send-password-reset",
@@ -38,11 +52,15 @@ impl HelpdeskAction {
             Self::Reactivate => "reactivate",
             Self::RevokeSessions => "sign-out-everywhere",
             Self::ResetMfa(_) => "reset-2-step-verification",
+            Self::EditName { .. } => "edit-name",
+            Self::ChangeEmail(_) => "change-email",
+            Self::AddToOrganisation { .. } => "add-to-organisation",
+            Self::RemoveFromOrganisation(_) => "remove-from-organisation",
         }
     }
 
     /// What the confirmation says was done.
-    fn done(self) -> &'static str {
+    fn done(&self) -> &'static str {
         match self {
             Self::ResendInvitation => "A new invitation was sent",
             Self::SendPasswordReset => "A password reset link was sent",
@@ -53,13 +71,28 @@ impl HelpdeskAction {
             Self::ResetMfa(_) => {
                 "2-step verification was reset: they will set it up again when they next sign in"
             }
+            Self::EditName { .. } => "The name was changed",
+            Self::ChangeEmail(_) => "A code was sent to the new address",
+            Self::AddToOrganisation { .. } => "They were added to the organisation",
+            Self::RemoveFromOrganisation(_) => "They were removed from the organisation",
         }
     }
 
     /// The sentence emailed to the person.
-    fn notice(self) -> &'static str {
+    fn notice(&self) -> &'static str {
         match self {
-            Self::ResendInvitation | Self::SendPasswordReset => "",
+            Self::ResendInvitation | Self::SendPasswordReset | Self::ChangeEmail(_) => "",
+            Self::EditName { .. } => {
+                "Our helpdesk changed the name on your account. Services see the new name \
+                 when you next sign in to them."
+            }
+            Self::AddToOrganisation { .. } => {
+                "Our helpdesk added you to an organisation. Your account page shows which."
+            }
+            Self::RemoveFromOrganisation(_) => {
+                "Our helpdesk removed you from an organisation, and with it your access to its \
+                 services. Your account page shows where you still belong."
+            }
             Self::Unlock => "Our helpdesk unlocked your account. You can sign in again.",
             Self::Deactivate => {
                 "Our helpdesk deactivated your account and signed you out everywhere. If you \
@@ -89,6 +122,9 @@ pub enum ActionError {
     /// The account is not in a state where the action makes sense.
     #[error("{0}")]
     NotNow(String),
+    /// A field of the form is wrong; its id and what to do.
+    #[error("{1}")]
+    Field(&'static str, String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -102,6 +138,11 @@ impl From<AccountError> for ActionError {
             other => Self::NotNow(other.to_string()),
         }
     }
+}
+
+/// A name field, checked as account names are.
+fn name(field: &'static str, words: &str, value: &str) -> Result<String, ActionError> {
+    clean_name(words, value, 100).map_err(|e| ActionError::Field(field, e.to_string()))
 }
 
 impl Helpdesk {
@@ -120,19 +161,21 @@ impl Helpdesk {
             .user_by_id(&uid)
             .await?
             .ok_or(ActionError::NoSuchAccount)?;
-        self.may_act_on(on_duty, &user, action, why, ctx).await?;
+        self.may_act_on(on_duty, &user, &action, why, ctx).await?;
+        let code = action.code();
         let mut details = serde_json::json!({
             "by": "helpdesk",
-            "action": action.code(),
+            "action": code,
             "note": why.note,
         });
-        if let HelpdeskAction::ResetMfa(check) = action {
+        if let HelpdeskAction::ResetMfa(check) = &action {
             details["identity_checked_by"] = check.code().into();
         }
         let event = by_staff(on_duty, Action::UserStatusChanged, ctx)
             .subject(&uid)
             .reason(why.reason.code());
         let mut tx = self.store.begin().await?;
+        let done = action.done();
         match action {
             HelpdeskAction::ResendInvitation => {
                 if user.status()? != UserStatus::Invited {
@@ -163,9 +206,9 @@ impl Helpdesk {
                 self.lifecycle.send_reset_in(&mut tx, &user, event).await?;
             }
             HelpdeskAction::Unlock | HelpdeskAction::Deactivate | HelpdeskAction::Reactivate => {
-                let change = match action {
-                    HelpdeskAction::Unlock => StatusChange::Unlock,
-                    HelpdeskAction::Deactivate => StatusChange::Deactivate,
+                let change = match code {
+                    "unlock" => StatusChange::Unlock,
+                    "deactivate" => StatusChange::Deactivate,
                     _ => StatusChange::Reactivate,
                 };
                 self.change_status(&mut tx, &user, change, event.also(details), why)
@@ -178,7 +221,7 @@ impl Helpdesk {
                     .also(details)
                     .diff_counts("sessions", ended, 0);
                 self.store.append_audit(&mut tx, &event, now).await?;
-                self.notify(&mut tx, &user, action).await?;
+                self.notify(&mut tx, &user, &action).await?;
             }
             HelpdeskAction::ResetMfa(_) => {
                 let now = self.clock.now();
@@ -197,12 +240,130 @@ impl Helpdesk {
                     d["sessions_ended"] = ended.into();
                 }
                 self.store.append_audit(&mut tx, &event, now).await?;
-                self.notify(&mut tx, &user, action).await?;
+                self.notify(&mut tx, &user, &action).await?;
+            }
+            HelpdeskAction::EditName {
+                ref given_name,
+                ref family_name,
+            } => {
+                let given = name("given_name", "first name", given_name)?;
+                let family = name("family_name", "last name", family_name)?;
+                let now = self.clock.now();
+                self.store
+                    .set_user_name(&mut tx, &uid, &given, &family, now)
+                    .await?;
+                let event = rename(event, Action::UserRenamed).also(details).with_diff(
+                    serde_json::json!({ "given_name": user.given_name, "family_name": user.family_name }),
+                    serde_json::json!({ "given_name": given, "family_name": family }),
+                );
+                self.store.append_audit(&mut tx, &event, now).await?;
+                self.notify(&mut tx, &user, &action).await?;
+            }
+            HelpdeskAction::ChangeEmail(ref new_email) => {
+                if user.status()? == UserStatus::Deactivated {
+                    return Err(ActionError::NotNow(
+                        "The account is deactivated: reactivate it first".to_owned(),
+                    ));
+                }
+                let event = rename(event, Action::EmailChangeRequested).also(details);
+                self.lifecycle
+                    .start_email_change_in(&mut tx, &user, new_email, event)
+                    .await?;
+            }
+            HelpdeskAction::AddToOrganisation {
+                ref organisation,
+                approver,
+            } => {
+                self.add_to_organisation(
+                    &mut tx,
+                    &user,
+                    organisation,
+                    approver,
+                    event.also(details),
+                )
+                .await?;
+                self.notify(&mut tx, &user, &action).await?;
+            }
+            HelpdeskAction::RemoveFromOrganisation(ref organisation_id) => {
+                let now = self.clock.now();
+                let before = self.store.membership(&user.id, organisation_id).await?;
+                let Some(before) = before else {
+                    return Err(ActionError::NotNow(
+                        "They are not a member of that organisation".to_owned(),
+                    ));
+                };
+                self.store
+                    .delete_membership(&mut tx, &user.id, organisation_id)
+                    .await?;
+                let event = rename(event, Action::MembershipRemoved)
+                    .organisation(organisation_id)
+                    .also(details)
+                    .with_diff(
+                        serde_json::json!({ "level": before.level }),
+                        serde_json::Value::Null,
+                    );
+                self.store.append_audit(&mut tx, &event, now).await?;
+                self.notify(&mut tx, &user, &action).await?;
             }
         }
         tx.commit().await?;
         self.lifecycle.mailer().nudge();
-        Ok(action.done())
+        Ok(done)
+    }
+
+    /// Adds `user` to the organisation `key` names (URN or LA code), as its approver only if
+    /// it has no active approver.
+    async fn add_to_organisation(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        key: &str,
+        approver: bool,
+        event: AuditEvent,
+    ) -> Result<(), ActionError> {
+        let key = key.trim();
+        let digits = key.bytes().all(|b| b.is_ascii_digit());
+        let org = match key.len() {
+            3 if digits => self.store.local_authority(key).await?,
+            6 | 7 if digits => self.store.organisation_by_urn(key).await?,
+            _ => None,
+        };
+        let Some(org) = org else {
+            return Err(ActionError::Field(
+                "organisation",
+                "Enter the URN of a school or the code of a local authority we know".to_owned(),
+            ));
+        };
+        let before = self.store.membership(&user.id, &org.id).await?;
+        if approver && !self.store.approvers(&org.id).await?.is_empty() {
+            return Err(ActionError::Field(
+                "level",
+                format!(
+                    "{} already has an approver: they appoint others from their own pages",
+                    org.name
+                ),
+            ));
+        }
+        let level = if approver { "approver" } else { "member" };
+        if before.as_ref().is_some_and(|m| m.level == level) {
+            return Err(ActionError::NotNow(format!(
+                "They are already {} of {}",
+                if approver { "an approver" } else { "a member" },
+                org.name
+            )));
+        }
+        let now = self.clock.now();
+        self.store
+            .upsert_membership(tx, &user.id, &org.id, level, now.timestamp_millis())
+            .await?;
+        let event = rename(event, Action::MembershipAdded)
+            .organisation(&org.id)
+            .with_diff(
+                serde_json::json!({ "level": before.map(|m| m.level) }),
+                serde_json::json!({ "level": level, "organisation": org.name }),
+            );
+        self.store.append_audit(tx, &event, now).await?;
+        Ok(())
     }
 
     /// Refuses (and audits) what policy forbids: one's own account, and staff accounts for
@@ -211,7 +372,7 @@ impl Helpdesk {
         &self,
         on_duty: &OnDuty,
         user: &UserRow,
-        action: HelpdeskAction,
+        action: &HelpdeskAction,
         why: &Why,
         ctx: &RequestContext,
     ) -> Result<(), ActionError> {
@@ -283,7 +444,7 @@ impl Helpdesk {
             StatusChange::Deactivate => HelpdeskAction::Deactivate,
             _ => HelpdeskAction::Reactivate,
         };
-        self.notify(tx, user, notice).await
+        self.notify(tx, user, &notice).await
     }
 
     /// Emails the person what the helpdesk did, inside `tx`.
@@ -291,7 +452,7 @@ impl Helpdesk {
         &self,
         tx: &mut Tx,
         user: &UserRow,
-        action: HelpdeskAction,
+        action: &HelpdeskAction,
     ) -> Result<(), ActionError> {
         let Ok(to) = Email::parse(&user.email) else {
             return Ok(());

@@ -78,6 +78,8 @@ pub enum Action {
     HelpdeskRefused,
     /// The helpdesk removed every second factor after checking who was asking.
     MfaReset,
+    /// Someone's name was changed (by the helpdesk).
+    UserRenamed,
 }
 
 impl Action {
@@ -143,6 +145,7 @@ impl Action {
         Action::AccountViewed,
         Action::HelpdeskRefused,
         Action::MfaReset,
+        Action::UserRenamed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -208,6 +211,7 @@ impl Action {
             Self::AccountViewed => "staff.account_viewed",
             Self::HelpdeskRefused => "staff.refused",
             Self::MfaReset => "mfa.reset",
+            Self::UserRenamed => "user.renamed",
         }
     }
 }

@@ -98,6 +98,8 @@ const RECORD_SUCCESS: &str = "UPDATE users SET failed_sign_ins = 0, last_sign_in
 const RECORD_PASSWORD: &str = "UPDATE users SET failed_sign_ins = 0, \
      password_hash = COALESCE($2, password_hash) WHERE id = $1";
 
+const SET_NAME: &str = "UPDATE users SET given_name = $2, family_name = $3, updated_at = $4 \
+     WHERE id = $1";
 const SET_EMAIL: &str = "UPDATE users SET email = $2, email_normalised = $3, updated_at = $4 \
      WHERE id = $1";
 
@@ -318,6 +320,31 @@ impl Store {
                 .map_err(StoreError::conflict_as(
                     "An account with that email address",
                 ))?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Changes an account's name inside `tx`.
+    pub async fn set_user_name(
+        &self,
+        tx: &mut Tx,
+        id: &UserId,
+        given_name: &str,
+        family_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query(SET_NAME)
+                .bind(id.as_str())
+                .bind(given_name)
+                .bind(family_name)
+                .bind(millis(now))
+                .execute(conn)
+                .await?
                 .rows_affected()
         });
         if changed == 0 {

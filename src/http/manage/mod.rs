@@ -2,6 +2,7 @@
 //! checks its capability before anything else.
 
 mod account;
+mod account_actions;
 mod accounts;
 mod audit;
 mod migration;
@@ -75,7 +76,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/manage/accounts/{id}/{action}",
-            get(account::act_form).post(account::act),
+            get(account_actions::act_form).post(account_actions::act),
         )
         .route("/manage/audit", get(audit::check))
         .route("/manage/migration", get(migration::migration))
