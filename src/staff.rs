@@ -40,6 +40,7 @@ impl StaffRole {
             | Capability::FindAccounts
             | Capability::HelpAccounts => matches!(self, Self::Helpdesk | Self::Admin),
             Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
+            Capability::ManageStaff => matches!(self, Self::Admin),
         }
     }
 }
@@ -57,6 +58,8 @@ pub enum Capability {
     CheckAuditTrail,
     /// Search accounts and open any account's page (both audited).
     FindAccounts,
+    /// Grant and revoke staff roles (never one's own).
+    ManageStaff,
     /// Make the helpdesk's changes to an account (unlock, send a reset link, reset 2-step
     /// verification…), never to one's own or, unless an admin, to a staff account.
     HelpAccounts,
@@ -69,6 +72,9 @@ pub enum StaffError {
     AlreadyHeld(&'static str),
     #[error("the account does not have the {0} role")]
     NotHeld(&'static str),
+    /// Nobody grants or takes away their own roles.
+    #[error("nobody can change their own staff roles")]
+    OwnRoles,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -133,6 +139,9 @@ impl Staff {
         actor: Actor,
         ctx: &RequestContext,
     ) -> Result<(), StaffError> {
+        if matches!(&actor, Actor::User(id) if id.as_str() == user.id) {
+            return Err(StaffError::OwnRoles);
+        }
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let changed = if grant {
@@ -182,6 +191,8 @@ mod tests {
         assert!(!StaffRole::Auditor.grants(Capability::FindAccounts));
         assert!(!StaffRole::Auditor.grants(Capability::HelpAccounts));
         assert!(StaffRole::Helpdesk.grants(Capability::HelpAccounts));
+        assert!(!StaffRole::Helpdesk.grants(Capability::ManageStaff));
+        assert!(StaffRole::Admin.grants(Capability::ManageStaff));
         assert!(StaffRole::Auditor.grants(Capability::CheckAuditTrail));
         assert!(!StaffRole::Helpdesk.grants(Capability::CheckAuditTrail));
         assert_eq!(StaffRole::parse("root"), None);

@@ -428,4 +428,72 @@ async fn administrators_use_the_console_with_a_key(engine: Engine) {
         303
     );
     assert_eq!(me.get("/manage/accounts").await.status(), 200);
+
+    // Administrators grant and take away staff roles, never their own.
+    let ben = "ben.osei@school.example";
+    let ben_id = app.create_user(ben, PASSWORD).await;
+    let grant = |email: &'static str, role: &'static str| {
+        let me = me.clone();
+        async move {
+            let token = me.csrf("/manage/staff").await;
+            me.post(
+                "/manage/staff/grant",
+                &[("csrf_token", &token), ("email", email), ("role", role)],
+            )
+            .await
+        }
+    };
+    let refused = grant(EMAIL, "auditor").await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("You cannot change your own staff roles")
+    );
+    assert_eq!(
+        grant("nobody@school.example", "helpdesk").await.status(),
+        422
+    );
+    let granted = grant(ben, "helpdesk").await;
+    assert_eq!(location(&granted), "/manage/staff?notice=granted");
+    assert_eq!(
+        staff.roles(ben_id.as_str()).await.unwrap(),
+        [StaffRole::Helpdesk]
+    );
+    let html = me.get("/manage/staff").await.text().await.unwrap();
+    assert!(html.contains(ben) && html.contains("Your own"));
+    let token = csrf_in(&html);
+    let revoked = me
+        .post(
+            "/manage/staff/revoke",
+            &[
+                ("csrf_token", &token),
+                ("user_id", ben_id.as_str()),
+                ("role", "helpdesk"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&revoked), "/manage/staff?notice=revoked");
+    assert!(staff.roles(ben_id.as_str()).await.unwrap().is_empty());
+    let trail = app.audit_of(&ben_id).await;
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "staff.role_granted" && e.actor == id.as_str())
+    );
+    // Helpdesk staff do not manage staff.
+    let ben_browser = app.verified_browser(ben, PASSWORD).await;
+    let ben_row = app.store.user_by_id(&ben_id).await.unwrap().unwrap();
+    staff
+        .grant(
+            &ben_row,
+            StaffRole::Helpdesk,
+            Actor::Cli,
+            &RequestContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ben_browser.get("/manage/staff").await.status(), 403);
 }

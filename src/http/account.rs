@@ -57,6 +57,7 @@ struct OverviewPage {
     is_staff: bool,
     /// Whether to link to the audit trail check.
     is_auditor: bool,
+    is_admin: bool,
     csrf_token: String,
 }
 
@@ -139,6 +140,10 @@ async fn overview(
         is_auditor: state
             .staff
             .can(&current.user.id, crate::staff::Capability::CheckAuditTrail)
+            .await?,
+        is_admin: state
+            .staff
+            .can(&current.user.id, crate::staff::Capability::ManageStaff)
             .await?,
         organisations: organisations_of(&state, &current.user.id).await?,
         csrf_token,

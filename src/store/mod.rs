@@ -49,6 +49,7 @@ pub use pending_sign_ins::PendingRow;
 pub use people::{HeldServiceRow, PersonRow, like_term};
 pub use second_factors::TotpRow;
 pub use sessions::{NewSession, SessionRow};
+pub use staff::StaffRow;
 pub use users::{NewUser, UserRow};
 pub use webauthn::{CredentialRow, NewCredential};
 

@@ -2,6 +2,17 @@
 
 use super::{Store, StoreError, Tx, on_pool, on_tx};
 
+/// One role held by one member of staff.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffRow {
+    pub user_id: String,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub role: String,
+    pub granted_at: i64,
+}
+
 impl Store {
     /// Grants a staff role; false if the account already had it.
     pub async fn grant_staff_role(
@@ -41,6 +52,16 @@ impl Store {
                 .await?
                 .rows_affected()
                 > 0
+        }))
+    }
+
+    /// Every staff role held, by person then role.
+    pub async fn all_staff(&self) -> Result<Vec<StaffRow>, StoreError> {
+        const SQL: &str = "SELECT s.user_id, u.email, u.given_name, u.family_name, s.role, \
+             s.granted_at FROM staff_roles s JOIN users u ON u.id = s.user_id \
+             ORDER BY u.family_name, u.given_name, u.id, s.role";
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_as::<_, StaffRow>(SQL).fetch_all(pool).await?
         }))
     }
 

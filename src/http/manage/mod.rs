@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod migration;
 mod requests;
+mod staff;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -82,6 +83,9 @@ pub fn router() -> Router<AppState> {
         .route("/manage/migration", get(migration::migration))
         .route("/manage/migration.csv", get(migration::migration_csv))
         .route("/manage/requests", get(requests::requests))
+        .route("/manage/staff", get(staff::staff))
+        .route("/manage/staff/grant", axum::routing::post(staff::grant))
+        .route("/manage/staff/revoke", axum::routing::post(staff::revoke))
         .route(
             "/manage/requests/{id}",
             get(requests::show).post(requests::decide),
