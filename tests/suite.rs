@@ -9,6 +9,7 @@ mod common;
 mod access_requests;
 mod approvers;
 mod audit_page;
+mod audit_retention;
 mod authentix_migration;
 mod cli;
 mod cli_services;

@@ -5,11 +5,13 @@
 mod account_file;
 mod actions;
 mod reasons;
+mod retention;
 mod search;
 
 pub use account_file::{AccountFile, Place, SignInLine, TimelinePage};
 pub use actions::{ActionError, HelpdeskAction};
 pub use reasons::{IdentityCheck, Reason, Why};
+pub use retention::{Pruned, prune_audit};
 pub use search::{EXPORT_LIMIT, Found, FoundAccount, PAGE_SIZE, Search};
 
 use crate::account::Lifecycle;

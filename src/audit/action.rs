@@ -80,6 +80,8 @@ pub enum Action {
     MfaReset,
     /// Someone's name was changed (by the helpdesk).
     UserRenamed,
+    /// Events past their retention were blanked; the details say which (a checkpoint).
+    AuditPruned,
 }
 
 impl Action {
@@ -146,6 +148,7 @@ impl Action {
         Action::HelpdeskRefused,
         Action::MfaReset,
         Action::UserRenamed,
+        Action::AuditPruned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -212,6 +215,7 @@ impl Action {
             Self::HelpdeskRefused => "staff.refused",
             Self::MfaReset => "mfa.reset",
             Self::UserRenamed => "user.renamed",
+            Self::AuditPruned => "audit.pruned",
         }
     }
 }

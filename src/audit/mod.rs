@@ -7,10 +7,12 @@
 mod action;
 mod chain;
 mod export;
+mod retention;
 
 pub use action::{Action, Outcome};
 pub use chain::{ChainedEvent, GENESIS_HASH};
 pub use export::{ExportFormat, Exporter};
+pub use retention::{Category, Retention};
 
 use crate::domain::UserId;
 

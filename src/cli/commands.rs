@@ -81,6 +81,29 @@ pub async fn audit_verify(sources: &Sources) -> Result<(), Failure> {
     }
 }
 
+pub async fn audit_prune(sources: &Sources, dry_run: bool) -> Result<(), Failure> {
+    let config = load(sources)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let store = open_store(&config).await?;
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let report = crate::admin::prune_audit(&store, &clock, config.audit_retention, dry_run).await;
+    store.close().await;
+    let report = report.map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot prune the audit trail: {e}"),
+    })?;
+    let verb = if dry_run { "would blank" } else { "blanked" };
+    for p in report {
+        println!(
+            "{}: {verb} {} events before {}",
+            p.category.name(),
+            p.events,
+            p.before.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    Ok(())
+}
+
 /// `--since`: a date (midnight UTC) or an RFC 3339 time, as milliseconds.
 fn since_millis(value: &str) -> Result<i64, Failure> {
     let value = value.trim();

@@ -195,6 +195,13 @@ pub enum AuditCommand {
         #[arg(long, default_value = "jsonl")]
         format: String,
     },
+    /// Blank events past their category's retention (audit_keep_*_days), leaving a
+    /// checkpoint so the chain still verifies; run it as the database's owner
+    Prune {
+        /// Only count what would be blanked
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl Cli {
@@ -252,6 +259,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Audit(AuditCommand::Verify) => commands::audit_verify(&sources).await,
             Command::Audit(AuditCommand::Export { since, format }) => {
                 commands::audit_export(&sources, &since, &format).await
+            }
+            Command::Audit(AuditCommand::Prune { dry_run }) => {
+                commands::audit_prune(&sources, dry_run).await
             }
             Command::User(command) => user::run(&sources, command).await,
             Command::Client(command) => client::run(&sources, command).await,

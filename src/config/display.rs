@@ -57,6 +57,10 @@ impl fmt::Display for Redacted<'_> {
             .map(|p| format!("\"{p}\""))
             .collect();
         writeln!(f, "trusted_proxies = [{}]", proxies.join(", "))?;
+        let r = &c.audit_retention;
+        writeln!(f, "audit_keep_sign_ins_days = {}", r.sign_ins_days)?;
+        writeln!(f, "audit_keep_mail_days = {}", r.mail_days)?;
+        writeln!(f, "audit_keep_staff_reads_days = {}", r.staff_reads_days)?;
         let m = &c.mail;
         match &m.smtp {
             Some(smtp) => {

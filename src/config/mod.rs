@@ -8,6 +8,7 @@ mod mail;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::audit::Retention;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -62,6 +63,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// Where email goes and how the outbox retries.
     pub mail: MailConfig,
+    /// Days each category of audit event is kept whole (`gatehouse audit prune`).
+    pub audit_retention: Retention,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +109,9 @@ struct Layered {
     mail_from: String,
     mail_max_attempts: u32,
     mail_retry_seconds: u64,
+    audit_keep_sign_ins_days: u32,
+    audit_keep_mail_days: u32,
+    audit_keep_staff_reads_days: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,6 +139,9 @@ struct Defaults {
     mail_from: &'static str,
     mail_max_attempts: u32,
     mail_retry_seconds: u64,
+    audit_keep_sign_ins_days: u32,
+    audit_keep_mail_days: u32,
+    audit_keep_staff_reads_days: u32,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -160,6 +169,11 @@ const DEFAULTS: Defaults = Defaults {
     mail_from: "Gatehouse <no-reply@localhost>",
     mail_max_attempts: 10,
     mail_retry_seconds: 30,
+    // Sign-ins carry addresses and browsers: kept 13 months, long enough to compare a year.
+    audit_keep_sign_ins_days: 400,
+    audit_keep_mail_days: 180,
+    // Who looked at whom is kept two years, as staff accountability.
+    audit_keep_staff_reads_days: 730,
 };
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -349,6 +363,11 @@ impl Config {
             sign_in_ip_per_minute: layered.sign_in_ip_per_minute,
             trusted_proxies,
             mail,
+            audit_retention: Retention {
+                sign_ins_days: layered.audit_keep_sign_ins_days,
+                mail_days: layered.audit_keep_mail_days,
+                staff_reads_days: layered.audit_keep_staff_reads_days,
+            },
         })
     }
 }

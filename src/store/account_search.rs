@@ -40,6 +40,9 @@ pub struct AccountHit {
     pub last_sign_in_at: Option<i64>,
 }
 
+/// Below this many matches, sorting them beats walking the sort's index (SQLite).
+const FEW: i64 = 1000;
+
 /// Sorts after every string that starts with the prefix it follows.
 const AFTER_PREFIX: &str = "\u{10FFFF}";
 
@@ -166,9 +169,24 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<AccountHit>, StoreError> {
         let cols = columns(self.engine());
-        let order = match query.sort.unwrap_or(AccountSort::Name) {
-            AccountSort::Name => " ORDER BY u.family_name, u.given_name, u.id",
-            AccountSort::Email => " ORDER BY u.email_normalised",
+        // A prefix matching few accounts is best found by its own index and sorted; one
+        // matching many is best met walking the sort's index in order. PostgreSQL's planner
+        // weighs this itself; SQLite's would walk the whole name index for a rare surname,
+        // so on SQLite a capped count decides, and a sort key that is an expression (`|| ''`)
+        // keeps it off the sort's index when the matches are few.
+        let narrowed = query.email_prefix.is_some() || !query.name_words.is_empty();
+        let few = narrowed
+            && match self.engine() {
+                Engine::Sqlite => self.count_matches(query, &cols, FEW).await? < FEW,
+                Engine::Postgres => false,
+            };
+        let order = match (query.sort.unwrap_or(AccountSort::Name), few) {
+            (AccountSort::Name, false) => " ORDER BY u.family_name, u.given_name, u.id",
+            (AccountSort::Name, true) => {
+                " ORDER BY u.family_name || '', u.given_name || '', u.id || ''"
+            }
+            (AccountSort::Email, false) => " ORDER BY u.email_normalised",
+            (AccountSort::Email, true) => " ORDER BY u.email_normalised || ''",
         };
         Ok(on_pool!(self, read, |pool| {
             let mut q = sqlx::QueryBuilder::new(
@@ -182,6 +200,23 @@ impl Store {
             q.push(" OFFSET ");
             q.push_bind(offset);
             q.build_query_as::<AccountHit>().fetch_all(pool).await?
+        }))
+    }
+
+    /// How many accounts match `query`, counting no further than `cap`.
+    async fn count_matches(
+        &self,
+        query: &AccountQuery,
+        cols: &Columns,
+        cap: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM users u");
+            push_filters!(q, cols, query);
+            q.push(" LIMIT ");
+            q.push_bind(cap);
+            q.push(")");
+            q.build_query_scalar::<i64>().fetch_one(pool).await?
         }))
     }
 

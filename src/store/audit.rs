@@ -26,6 +26,8 @@ pub struct AuditRow {
     pub details: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// When retention blanked the event (only its place, time, action and hashes remain).
+    pub pruned_at: Option<i64>,
 }
 
 impl AuditRow {
@@ -50,6 +52,23 @@ impl AuditRow {
     }
 }
 
+/// What an `audit.pruned` event records: which actions were blanked, up to when and where.
+#[derive(Debug, serde::Deserialize)]
+struct Checkpoint {
+    actions: Vec<String>,
+    before: i64,
+    through_seq: i64,
+}
+
+impl Checkpoint {
+    /// Whether this pruning explains `row` being blank.
+    fn covers(&self, row: &AuditRow) -> bool {
+        row.seq <= self.through_seq
+            && row.occurred_at < self.before
+            && self.actions.contains(&row.action)
+    }
+}
+
 /// Where and why the chain stopped verifying.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -62,6 +81,13 @@ macro_rules! audit_columns {
     () => {
         "seq, id, occurred_at, actor, subject_user_id, organisation_id, client_id, \
          action, outcome, reason, ip, user_agent, request_id, details, prev_hash, hash"
+    };
+}
+
+/// What reads return: the stored columns and whether retention blanked the event.
+macro_rules! read_columns {
+    () => {
+        concat!(audit_columns!(), ", pruned_at")
     };
 }
 
@@ -81,25 +107,25 @@ const INSERT: &str = concat!(
 );
 const FOR_USER: &str = concat!(
     "SELECT ",
-    audit_columns!(),
+    read_columns!(),
     " FROM audit_events WHERE subject_user_id = $1 OR actor = $1 \
      ORDER BY seq DESC LIMIT $2"
 );
 /// One page of a person's timeline, older than `$2`.
 const FOR_USER_BEFORE: &str = concat!(
     "SELECT ",
-    audit_columns!(),
+    read_columns!(),
     " FROM audit_events WHERE (subject_user_id = $1 OR actor = $1) AND seq < $2 \
      ORDER BY seq DESC LIMIT $3"
 );
 const SUBJECT_ACTION: &str = concat!(
     "SELECT ",
-    audit_columns!(),
+    read_columns!(),
     " FROM audit_events WHERE subject_user_id = $1 AND action = $2 ORDER BY seq DESC LIMIT $3"
 );
 const PAGE: &str = concat!(
     "SELECT ",
-    audit_columns!(),
+    read_columns!(),
     " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
 );
 
@@ -108,7 +134,7 @@ pub const AUDIT_BATCH: usize = 500;
 
 const SINCE: &str = concat!(
     "SELECT ",
-    audit_columns!(),
+    read_columns!(),
     " FROM audit_events WHERE seq > $1 AND occurred_at >= $2 ORDER BY seq LIMIT $3"
 );
 
@@ -333,6 +359,12 @@ impl Store {
             on_pool!(self, read, |pool| sqlx::query_as(HEAD)
                 .fetch_one(pool)
                 .await?);
+        let checkpoints: Vec<Checkpoint> = self
+            .audit_checkpoints()
+            .await?
+            .iter()
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect();
         let mut expected_prev = GENESIS_HASH.to_owned();
         let mut expected_seq = 1;
         'pages: loop {
@@ -366,7 +398,11 @@ impl Store {
                 if row.prev_hash != expected_prev {
                     return broken("does not follow the event before it");
                 }
-                if row.chained().hash() != row.hash {
+                if row.pruned_at.is_some() {
+                    if !checkpoints.iter().any(|c| c.covers(row)) {
+                        return broken("blanked without a retention checkpoint");
+                    }
+                } else if row.chained().hash() != row.hash {
                     return broken("contents changed after it was written");
                 }
                 expected_prev.clone_from(&row.hash);
