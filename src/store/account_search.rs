@@ -40,8 +40,9 @@ pub struct AccountHit {
     pub last_sign_in_at: Option<i64>,
 }
 
-/// Below this many matches, sorting them beats walking the sort's index (SQLite).
-const FEW: i64 = 1000;
+/// From this many first names matching one word, walking the name index in order beats
+/// sorting the matches (SQLite): they are spread through it, so a walk meets a page early.
+const FEW: i64 = 10_000;
 
 /// Sorts after every string that starts with the prefix it follows.
 const AFTER_PREFIX: &str = "\u{10FFFF}";
@@ -68,6 +69,28 @@ fn columns(engine: Engine) -> Columns {
         },
     }
 }
+
+/// How a search runs. PostgreSQL's planner weighs the choices itself (always `Plain`);
+/// SQLite's does not, so for one word a capped count of first names (index only) decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// As written: no text to match, or an email prefix listed in email order (one index
+    /// gives both the range and the order).
+    Plain,
+    /// Few text matches: find them by their index and sort them (an expression as the sort
+    /// key keeps SQLite off the sort's index, which it would otherwise walk from the start).
+    SortMatches,
+    /// Many (a common first name): walk the sort's index in order and test each account;
+    /// enough match early. A unary `+` keeps SQLite off the text indexes.
+    Walk,
+}
+
+/// The text columns, unusable as indexes, for [`Plan::Walk`] on SQLite.
+const WALK_SQLITE: Columns = Columns {
+    email: "+u.email_normalised",
+    family: "+lower(u.family_name)",
+    given: "+lower(u.given_name)",
+};
 
 /// Appends `column` starts with `prefix` as an index-friendly range. The prefix is lowered
 /// by the database, as the indexed column is.
@@ -168,25 +191,19 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<AccountHit>, StoreError> {
-        let cols = columns(self.engine());
-        // A prefix matching few accounts is best found by its own index and sorted; one
-        // matching many is best met walking the sort's index in order. PostgreSQL's planner
-        // weighs this itself; SQLite's would walk the whole name index for a rare surname,
-        // so on SQLite a capped count decides, and a sort key that is an expression (`|| ''`)
-        // keeps it off the sort's index when the matches are few.
-        let narrowed = query.email_prefix.is_some() || !query.name_words.is_empty();
-        let few = narrowed
-            && match self.engine() {
-                Engine::Sqlite => self.count_matches(query, &cols, FEW).await? < FEW,
-                Engine::Postgres => false,
-            };
-        let order = match (query.sort.unwrap_or(AccountSort::Name), few) {
-            (AccountSort::Name, false) => " ORDER BY u.family_name, u.given_name, u.id",
-            (AccountSort::Name, true) => {
+        let sort = query.sort.unwrap_or(AccountSort::Name);
+        let plan = self.plan(query, sort).await?;
+        let cols = match plan {
+            Plan::Walk => WALK_SQLITE,
+            Plan::Plain | Plan::SortMatches => columns(self.engine()),
+        };
+        let order = match (sort, plan) {
+            (AccountSort::Name, Plan::SortMatches) => {
                 " ORDER BY u.family_name || '', u.given_name || '', u.id || ''"
             }
-            (AccountSort::Email, false) => " ORDER BY u.email_normalised",
-            (AccountSort::Email, true) => " ORDER BY u.email_normalised || ''",
+            (AccountSort::Name, _) => " ORDER BY u.family_name, u.given_name, u.id",
+            (AccountSort::Email, Plan::SortMatches) => " ORDER BY u.email_normalised || ''",
+            (AccountSort::Email, _) => " ORDER BY u.email_normalised",
         };
         Ok(on_pool!(self, read, |pool| {
             let mut q = sqlx::QueryBuilder::new(
@@ -203,16 +220,36 @@ impl Store {
         }))
     }
 
-    /// How many accounts match `query`, counting no further than `cap`.
-    async fn count_matches(
-        &self,
-        query: &AccountQuery,
-        cols: &Columns,
-        cap: i64,
-    ) -> Result<i64, StoreError> {
+    /// How to run `query` on this engine (see [`Plan`]).
+    async fn plan(&self, query: &AccountQuery, sort: AccountSort) -> Result<Plan, StoreError> {
+        let text = query.email_prefix.is_some() || !query.name_words.is_empty();
+        let email_in_order = sort == AccountSort::Email && query.name_words.is_empty();
+        if self.engine() == Engine::Postgres || !text || email_in_order {
+            return Ok(Plan::Plain);
+        }
+        // Only a first name common enough is spread through the name index; a surname's
+        // matches sit together, so they are found by their own index and sorted.
+        let [word] = query.name_words.as_slice() else {
+            return Ok(Plan::SortMatches);
+        };
+        if query.email_prefix.is_some() || sort == AccountSort::Email {
+            return Ok(Plan::SortMatches);
+        }
+        Ok(if self.count_given_names(word, FEW).await? >= FEW {
+            Plan::Walk
+        } else {
+            Plan::SortMatches
+        })
+    }
+
+    /// How many first names start with `prefix`, counting no further than `cap` (SQLite;
+    /// read from the index alone).
+    async fn count_given_names(&self, prefix: &str, cap: i64) -> Result<i64, StoreError> {
+        let cols = columns(Engine::Sqlite);
         Ok(on_pool!(self, read, |pool| {
-            let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM users u");
-            push_filters!(q, cols, query);
+            let mut q =
+                sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM users u WHERE ");
+            push_prefix!(q, cols.given, prefix, true);
             q.push(" LIMIT ");
             q.push_bind(cap);
             q.push(")");
