@@ -40,7 +40,7 @@ impl StaffRole {
             | Capability::FindAccounts
             | Capability::HelpAccounts => matches!(self, Self::Helpdesk | Self::Admin),
             Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
-            Capability::ManageStaff => matches!(self, Self::Admin),
+            Capability::ManageStaff | Capability::ManageServices => matches!(self, Self::Admin),
         }
     }
 }
@@ -60,6 +60,8 @@ pub enum Capability {
     FindAccounts,
     /// Grant and revoke staff roles (never one's own).
     ManageStaff,
+    /// Register and change services, rotate their secrets, define their roles.
+    ManageServices,
     /// Make the helpdesk's changes to an account (unlock, send a reset link, reset 2-step
     /// verification…), never to one's own or, unless an admin, to a staff account.
     HelpAccounts,

@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use common::keys::{ISSUER, origin, register};
 use common::mfa::{attribute, recovery_codes_on};
 use common::oidc::value_of;
 use common::{Browser, ClockExt, Engine, TestApp, csrf_in, location, set_cookie};
@@ -13,8 +14,7 @@ use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::{
-    AllowCredentials, CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse,
-    UserVerificationPolicy,
+    AllowCredentials, PublicKeyCredential, RequestChallengeResponse, UserVerificationPolicy,
 };
 
 both_engines!(
@@ -27,67 +27,6 @@ both_engines!(
 
 const EMAIL: &str = "ioana.roberts@school.example";
 const PASSWORD: &str = "correct horse battery staple";
-/// WebAuthn needs a domain name: browsers refuse it on a bare IP address.
-const ISSUER: &str = "issuer = \"http://localhost:{port}\"";
-
-fn origin(app: &TestApp) -> Url {
-    Url::parse(&format!("http://localhost:{}", app.addr.port())).unwrap()
-}
-
-/// Registers a key of `kind` from the account pages with `authenticator`; returns the
-/// answer and the new credential's id.
-async fn register(
-    app: &TestApp,
-    me: &Browser,
-    authenticator: &mut SoftPasskey,
-    kind: &str,
-    name: &str,
-) -> (reqwest::Response, Vec<u8>) {
-    let page = me.get(&format!("/account/security/key?kind={kind}")).await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let mut options: CreationChallengeResponse =
-        serde_json::from_str(&attribute(&html, "data-options")).unwrap();
-    if kind == "passkey" {
-        let selection = options.public_key.authenticator_selection.as_ref().unwrap();
-        assert!(selection.require_resident_key, "passkeys are discoverable");
-        assert_eq!(
-            selection.user_verification,
-            UserVerificationPolicy::Required
-        );
-        // The software authenticator cannot keep resident keys; it plays one by returning the
-        // user handle itself when asked (see `discoverable`).
-        options
-            .public_key
-            .authenticator_selection
-            .as_mut()
-            .unwrap()
-            .require_resident_key = false;
-        options
-            .public_key
-            .authenticator_selection
-            .as_mut()
-            .unwrap()
-            .resident_key = None;
-    }
-    let credential = authenticator.do_registration(origin(app), options).unwrap();
-    let id = credential.raw_id.to_vec();
-    let answer = me
-        .post(
-            "/account/security/key",
-            &[
-                ("csrf_token", &csrf_in(&html)),
-                ("kind", kind),
-                ("name", name),
-                ("handle", &value_of(&html, "handle")),
-                ("credential", &serde_json::to_string(&credential).unwrap()),
-                ("return_to", ""),
-            ],
-        )
-        .await;
-    (answer, id)
-}
-
 /// The key form of the second step: its CSRF token, handle and options.
 async fn key_step(me: &Browser) -> (String, String, RequestChallengeResponse) {
     let html = me

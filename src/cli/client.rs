@@ -243,28 +243,7 @@ fn print_client(client: &Client, secret: Option<&str>, json: bool) {
 }
 
 fn new_client() -> Result<Client, Failure> {
-    Ok(Client {
-        id: String::new(),
-        name: String::new(),
-        kind: ClientKind::Confidential,
-        auth_method: AuthMethod::ClientSecretBasic,
-        grant_types: vec![GrantType::AuthorizationCode],
-        redirect_uris: Vec::new(),
-        post_logout_redirect_uris: Vec::new(),
-        scopes: Scopes::parse_known("openid profile email").map_err(|e| usage(e.to_string()))?,
-        backchannel_logout_uri: None,
-        jwks: None,
-        first_party: false,
-        mfa_required: false,
-        refresh_tokens: false,
-        id_token_alg: SigningAlg::Rs256,
-        access_token_alg: SigningAlg::Rs256,
-        access_token_ttl: Duration::from_secs(600),
-        id_token_ttl: Duration::from_secs(600),
-        refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-        created_at: 0,
-        updated_at: 0,
-    })
+    Client::draft().map_err(usage)
 }
 
 impl ClientOptions {

@@ -90,6 +90,34 @@ pub struct Client {
 }
 
 impl Client {
+    /// A confidential service with the defaults a new registration starts from: the code
+    /// flow with a client secret, `openid profile email`, RS256, 10-minute tokens, no
+    /// refresh tokens. The caller sets the id, name and redirect URIs.
+    pub fn draft() -> Result<Self, String> {
+        Ok(Self {
+            id: String::new(),
+            name: String::new(),
+            kind: ClientKind::Confidential,
+            auth_method: AuthMethod::ClientSecretBasic,
+            grant_types: vec![GrantType::AuthorizationCode],
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Scopes::parse_known("openid profile email").map_err(|e| e.to_string())?,
+            backchannel_logout_uri: None,
+            jwks: None,
+            first_party: false,
+            mfa_required: false,
+            refresh_tokens: false,
+            id_token_alg: SigningAlg::Rs256,
+            access_token_alg: SigningAlg::Rs256,
+            access_token_ttl: Duration::from_secs(600),
+            id_token_ttl: Duration::from_secs(600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            created_at: 0,
+            updated_at: 0,
+        })
+    }
+
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }

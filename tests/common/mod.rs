@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod directory;
+pub mod keys;
 pub mod mfa;
 pub mod oidc;
 pub mod proxy;

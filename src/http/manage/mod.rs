@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod migration;
 mod requests;
+mod services;
 mod staff;
 
 use axum::Router;
@@ -83,6 +84,26 @@ pub fn router() -> Router<AppState> {
         .route("/manage/migration", get(migration::migration))
         .route("/manage/migration.csv", get(migration::migration_csv))
         .route("/manage/requests", get(requests::requests))
+        .route(
+            "/manage/services",
+            get(services::services).post(services::register),
+        )
+        .route(
+            "/manage/services/{id}",
+            get(services::service).post(services::update),
+        )
+        .route(
+            "/manage/services/{id}/rotate-secret",
+            axum::routing::post(services::rotate_secret),
+        )
+        .route(
+            "/manage/services/{id}/roles",
+            axum::routing::post(services::define_role),
+        )
+        .route(
+            "/manage/services/{id}/roles/remove",
+            axum::routing::post(services::remove_role),
+        )
         .route("/manage/staff", get(staff::staff))
         .route("/manage/staff/grant", axum::routing::post(staff::grant))
         .route("/manage/staff/revoke", axum::routing::post(staff::revoke))
