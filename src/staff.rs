@@ -40,7 +40,9 @@ impl StaffRole {
             | Capability::FindAccounts
             | Capability::HelpAccounts => matches!(self, Self::Helpdesk | Self::Admin),
             Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
-            Capability::ManageStaff | Capability::ManageServices => matches!(self, Self::Admin),
+            Capability::ManageStaff | Capability::ManageServices | Capability::ManageKeys => {
+                matches!(self, Self::Admin)
+            }
         }
     }
 }
@@ -62,6 +64,8 @@ pub enum Capability {
     ManageStaff,
     /// Register and change services, rotate their secrets, define their roles.
     ManageServices,
+    /// Create the next signing key, retire an old one.
+    ManageKeys,
     /// Make the helpdesk's changes to an account (unlock, send a reset link, reset 2-step
     /// verification…), never to one's own or, unless an admin, to a staff account.
     HelpAccounts,

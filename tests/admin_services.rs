@@ -10,7 +10,10 @@ use common::keys::{ISSUER, admin_browser};
 use common::oidc::PASSWORD;
 use common::{Browser, Engine, TestApp, location};
 
-both_engines!(administrators_register_and_change_services);
+both_engines!(
+    administrators_register_and_change_services,
+    administrators_rotate_and_retire_signing_keys
+);
 
 const ADA: &str = "ada.admin@dfe.example";
 
@@ -236,4 +239,93 @@ async fn administrators_register_and_change_services(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(hal_browser.get("/manage/services").await.status(), 403);
+}
+
+/// The key ids of `alg` listed on the keys page, with their states.
+fn listed_keys(html: &str, alg: &str) -> Vec<(String, String)> {
+    html.split("<tr><td><code>")
+        .skip(1)
+        .filter_map(|row| {
+            let kid: String = row.chars().take_while(|c| *c != '<').collect();
+            let cells: Vec<&str> = row.split("</td><td>").collect();
+            (cells.get(1) == Some(&alg)).then(|| (kid, cells[2].to_owned()))
+        })
+        .collect()
+}
+
+async fn administrators_rotate_and_retire_signing_keys(engine: Engine) {
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    let me = admin_browser(&app, ADA, PASSWORD).await;
+    let html = me.get("/manage/keys").await.text().await.unwrap();
+    let before = listed_keys(&html, "RS256");
+    assert_eq!(before.len(), 1, "{html}");
+    let es256 = listed_keys(&html, "ES256");
+
+    let refused = submit(
+        &me,
+        "/manage/keys",
+        "/manage/keys/rotate",
+        &[("alg", "HS256"), ("publish_minutes", "-1")],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"alg-error\"") && html.contains("id=\"publish_minutes-error\""));
+    let rotated = submit(
+        &me,
+        "/manage/keys",
+        "/manage/keys/rotate",
+        &[("alg", "RS256"), ("publish_minutes", "0")],
+    )
+    .await;
+    assert_eq!(location(&rotated), "/manage/keys?notice=rotated");
+    let html = me.get("/manage/keys").await.text().await.unwrap();
+    let after = listed_keys(&html, "RS256");
+    assert_eq!(after.len(), 2);
+    let jwks = app.get("/jwks").await.text().await.unwrap();
+    assert!(
+        after.iter().all(|(kid, _)| jwks.contains(kid.as_str())),
+        "both published"
+    );
+
+    // The old key retires (the new one signs); the only ES256 key cannot.
+    let old = &before[0].0;
+    let retired = submit(&me, "/manage/keys", "/manage/keys/retire", &[("kid", old)]).await;
+    assert_eq!(location(&retired), "/manage/keys?notice=retired");
+    let html = me.get("/manage/keys").await.text().await.unwrap();
+    assert!(
+        listed_keys(&html, "RS256")
+            .iter()
+            .any(|(kid, state)| kid == old && state == "retired")
+    );
+    let refused = submit(
+        &me,
+        "/manage/keys",
+        "/manage/keys/retire",
+        &[("kid", &es256[0].0)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("is the only usable ES256 key")
+    );
+
+    let ada = app
+        .store
+        .user_by_email(&gatehouse::domain::Email::parse(ADA).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let trail = app.store.audit_for_user(&ada.user_id(), 50).await.unwrap();
+    assert!(trail.iter().any(|e| e.action == "key.created"));
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "key.retired"
+                && e.details.as_deref().unwrap().contains(old.as_str()))
+    );
 }

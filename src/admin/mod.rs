@@ -7,12 +7,14 @@ mod actions;
 mod reasons;
 mod retention;
 mod search;
+mod signing_keys;
 
 pub use account_file::{AccountFile, Place, SignInLine, TimelinePage};
 pub use actions::{ActionError, HelpdeskAction};
 pub use reasons::{IdentityCheck, Reason, Why};
 pub use retention::{Pruned, prune_audit};
 pub use search::{EXPORT_LIMIT, Found, FoundAccount, PAGE_SIZE, Search};
+pub use signing_keys::{KeyChangeError, retire_key, rotate_keys};
 
 use crate::account::Lifecycle;
 use crate::audit::{Action, AuditEvent, RequestContext};

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
-use crate::audit::{Action, AuditEvent};
+use crate::admin::{KeyChangeError, retire_key, rotate_keys};
+use crate::audit::{Actor, RequestContext};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Sources;
-use crate::crypto::{KeyState, SigningAlg};
+use crate::crypto::SigningAlg;
 use crate::server::{open_keys, open_store};
 
 use super::Failure;
@@ -95,71 +96,39 @@ pub async fn run(sources: &Sources, command: KeysCommand) -> Result<(), Failure>
             };
             let active_from = now + chrono::Duration::minutes(i64::from(publish_for));
             let store = open_store(&config).await?;
-            for alg in algs {
-                let meta = keys
-                    .folder()
-                    .create(alg, now, active_from)
-                    .map_err(|e| runtime(e.to_string()))?;
-                audit(&store, Action::KeyCreated, &meta.kid, alg, now).await?;
+            let ctx = RequestContext::default();
+            let created =
+                rotate_keys(&keys, &store, &algs, now, active_from, Actor::Cli, &ctx).await;
+            store.close().await;
+            for meta in created.map_err(failed)? {
                 println!(
                     "{}\t{}\tpublished now, signs from {}",
                     meta.kid,
-                    alg,
+                    meta.alg,
                     active_from.format("%Y-%m-%d %H:%M UTC")
                 );
             }
-            store.close().await;
             Ok(())
         }
         KeysCommand::Retire { kid } => {
-            let states = keys.states();
-            let (meta, state) = states
-                .iter()
-                .find(|(meta, _)| meta.kid == kid)
-                .ok_or_else(|| usage(format!("no key has id {kid:?}")))?;
-            if matches!(state, KeyState::Retired | KeyState::Expired) {
-                return Err(usage(format!("{kid} is already retired")));
-            }
-            let successor = states.iter().any(|(m, s)| {
-                m.alg == meta.alg
-                    && m.kid != meta.kid
-                    && matches!(s, KeyState::Signing | KeyState::Superseded)
-            });
-            if !successor {
-                return Err(usage(format!(
-                    "{kid} is the only usable {} key; run `gatehouse keys rotate --alg {}` and wait until the new key signs",
-                    meta.alg, meta.alg
-                )));
-            }
-            let mut retired = meta.clone();
-            retired.retired_at = Some(now);
-            keys.folder()
-                .save(&retired)
-                .map_err(|e| runtime(e.to_string()))?;
             let store = open_store(&config).await?;
-            audit(&store, Action::KeyRetired, &kid, meta.alg, now).await?;
+            let ctx = RequestContext::default();
+            let retired = retire_key(&keys, &store, &kid, now, Actor::Cli, &ctx).await;
             store.close().await;
+            retired.map_err(failed)?;
             println!("{kid}\tretired; published until its tokens have expired");
             Ok(())
         }
     }
 }
 
-async fn audit(
-    store: &crate::store::Store,
-    action: Action,
-    kid: &str,
-    alg: SigningAlg,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Failure> {
-    let event = AuditEvent::new(action)
-        .by_cli()
-        .details(serde_json::json!({ "kid": kid, "alg": alg.as_str() }));
-    let fail = |e: crate::store::StoreError| runtime(format!("audit trail: {e}"));
-    let mut tx = store.begin().await.map_err(fail)?;
-    store
-        .append_audit(&mut tx, &event, now)
-        .await
-        .map_err(fail)?;
-    tx.commit().await.map_err(fail)
+/// Usage errors exit 2; failures of the folder or database exit 1.
+fn failed(e: KeyChangeError) -> Failure {
+    match e {
+        KeyChangeError::Folder(_) | KeyChangeError::Store(_) => runtime(e.to_string()),
+        KeyChangeError::OnlyUsable { kid, alg } => usage(format!(
+            "{kid} is the only usable {alg} key; run `gatehouse keys rotate --alg {alg}` and wait until the new key signs"
+        )),
+        other => usage(other.to_string()),
+    }
 }

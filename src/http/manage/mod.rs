@@ -5,6 +5,7 @@ mod account;
 mod account_actions;
 mod accounts;
 mod audit;
+mod keys;
 mod migration;
 mod requests;
 mod services;
@@ -81,6 +82,9 @@ pub fn router() -> Router<AppState> {
             get(account_actions::act_form).post(account_actions::act),
         )
         .route("/manage/audit", get(audit::check))
+        .route("/manage/keys", get(keys::keys))
+        .route("/manage/keys/rotate", axum::routing::post(keys::rotate))
+        .route("/manage/keys/retire", axum::routing::post(keys::retire))
         .route("/manage/migration", get(migration::migration))
         .route("/manage/migration.csv", get(migration::migration_csv))
         .route("/manage/requests", get(requests::requests))
