@@ -1,6 +1,6 @@
 // The administrator's console in a real browser: an administrator signs in with a passkey
 // (Chromium's virtual authenticator), registers a service and sees its secret once, adds a
-// role, and grants a colleague the helpdesk role. Every page passes axe-core's WCAG 2.2 AA
+// role, creates the next signing key, and grants a colleague the helpdesk role. Every page passes axe-core's WCAG 2.2 AA
 // rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,6 +77,16 @@ test('an administrator registers a service and grants a staff role', async () =>
   await page.getByRole('button', { name: 'Add role' }).click();
   assert.match(await page.locator('.notification').innerText(), /role was saved/);
   assert.match(await page.locator('table').innerText(), /Submits returns/);
+
+  await page.goto(server.url + '/account');
+  await page.getByRole('link', { name: 'Signing keys' }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Signing keys');
+  await assertAccessible(page, 'the signing keys page');
+  await page.getByLabel('Algorithm').selectOption('ES256');
+  await page.getByLabel('Minutes published before it signs').fill('0');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  assert.match(await page.locator('.notification').innerText(), /new key is published/);
+  await assertAccessible(page, 'the signing keys page after a rotation');
 
   await page.goto(server.url + '/account');
   await page.getByRole('link', { name: 'Gatehouse staff' }).click();
