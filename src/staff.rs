@@ -40,7 +40,10 @@ impl StaffRole {
             | Capability::FindAccounts
             | Capability::HelpAccounts => matches!(self, Self::Helpdesk | Self::Admin),
             Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
-            Capability::ManageStaff | Capability::ManageServices | Capability::ManageKeys => {
+            Capability::ManageStaff
+            | Capability::ManageServices
+            | Capability::ManageKeys
+            | Capability::ManageOrganisations => {
                 matches!(self, Self::Admin)
             }
         }
@@ -66,6 +69,8 @@ pub enum Capability {
     ManageServices,
     /// Create the next signing key, retire an old one.
     ManageKeys,
+    /// Add an organisation by hand, correct one.
+    ManageOrganisations,
     /// Make the helpdesk's changes to an account (unlock, send a reset link, reset 2-step
     /// verification…), never to one's own or, unless an admin, to a staff account.
     HelpAccounts,

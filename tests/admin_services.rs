@@ -1,7 +1,8 @@
-//! Administrators run services from the console, on both engines: register one (its secret
-//! shown once and stored only hashed, so it works at the token endpoint), change its redirect
-//! URIs, 2-step requirement and token lifetime with errors beside the fields, rotate the
-//! secret, and define and remove roles; everything audited; helpdesk staff are refused.
+//! Administrators run the service from the console, on both engines: register a service (its
+//! secret shown once and stored only hashed, so it works at the token endpoint), change its
+//! redirect URIs, 2-step requirement and token lifetime with errors beside the fields, rotate
+//! the secret, define and remove roles; rotate and retire signing keys; add and correct
+//! organisations. Everything audited; helpdesk staff are refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
@@ -12,7 +13,8 @@ use common::{Browser, Engine, TestApp, location};
 
 both_engines!(
     administrators_register_and_change_services,
-    administrators_rotate_and_retire_signing_keys
+    administrators_rotate_and_retire_signing_keys,
+    administrators_add_and_correct_organisations
 );
 
 const ADA: &str = "ada.admin@dfe.example";
@@ -328,4 +330,92 @@ async fn administrators_rotate_and_retire_signing_keys(engine: Engine) {
             .any(|e| e.action == "key.retired"
                 && e.details.as_deref().unwrap().contains(old.as_str()))
     );
+}
+
+async fn administrators_add_and_correct_organisations(engine: Engine) {
+    let app = TestApp::spawn_with(engine, ISSUER).await;
+    app.directory_with_schools().await;
+    let me = admin_browser(&app, ADA, PASSWORD).await;
+    let html = me
+        .get("/manage/organisations?q=100019")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Oakhurst CofE Primary School"));
+
+    let refused = submit(
+        &me,
+        "/manage/organisations",
+        "/manage/organisations",
+        &[
+            ("kind", "school"),
+            ("name", "Riverside Free School"),
+            ("urn", "12"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("A URN is 6 or 7 digits")
+    );
+    let taken = submit(
+        &me,
+        "/manage/organisations",
+        "/manage/organisations",
+        &[
+            ("kind", "school"),
+            ("name", "Another Oakhurst"),
+            ("urn", "100019"),
+        ],
+    )
+    .await;
+    assert_eq!(taken.status(), 422);
+    assert!(taken.text().await.unwrap().contains("already exists"));
+    let created = submit(
+        &me,
+        "/manage/organisations",
+        "/manage/organisations",
+        &[
+            ("kind", "other"),
+            ("name", "Regional Schools Group"),
+            ("town", "Brampton"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), 303);
+    let page = location(&created);
+    assert!(page.ends_with("?notice=created"));
+    let path = page.trim_end_matches("?notice=created").to_owned();
+    let saved = submit(
+        &me,
+        &path,
+        &path,
+        &[
+            ("name", "Regional Schools Trust"),
+            ("status", "closed"),
+            ("town", "Brampton"),
+            ("postcode", "br1 2ab"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&saved), format!("{path}?notice=saved"));
+    let html = me.get(&path).await.text().await.unwrap();
+    assert!(html.contains("Regional Schools Trust") && html.contains("BR1 2AB"));
+    let id = path.rsplit('/').next().unwrap();
+    let org = app.store.organisation_by_id(id).await.unwrap().unwrap();
+    assert_eq!(org.status, "closed");
+    let ada = app
+        .store
+        .user_by_email(&gatehouse::domain::Email::parse(ADA).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let trail = app.store.audit_for_user(&ada.user_id(), 50).await.unwrap();
+    assert!(trail.iter().any(|e| e.action == "organisation.created"));
+    assert!(trail.iter().any(|e| e.action == "organisation.updated"));
 }

@@ -1,6 +1,6 @@
 // The administrator's console in a real browser: an administrator signs in with a passkey
 // (Chromium's virtual authenticator), registers a service and sees its secret once, adds a
-// role, creates the next signing key, and grants a colleague the helpdesk role. Every page passes axe-core's WCAG 2.2 AA
+// role, creates the next signing key, adds an organisation, and grants a colleague the helpdesk role. Every page passes axe-core's WCAG 2.2 AA
 // rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,6 +87,18 @@ test('an administrator registers a service and grants a staff role', async () =>
   await page.getByRole('button', { name: 'Create key' }).click();
   assert.match(await page.locator('.notification').innerText(), /new key is published/);
   await assertAccessible(page, 'the signing keys page after a rotation');
+
+  await page.goto(server.url + '/account');
+  await page.getByRole('link', { name: 'Organisations' }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Organisations');
+  await assertAccessible(page, 'the organisations page');
+  await page.getByRole('button', { name: 'Add organisation' }).click();
+  assert.match(await page.locator('.error-summary').innerText(), /Enter the organisation/);
+  await assertAccessible(page, 'the organisations page with errors');
+  await page.getByLabel('Name', { exact: true }).fill('Regional Schools Trust');
+  await page.getByRole('button', { name: 'Add organisation' }).click();
+  assert.match(await page.locator('.notification').innerText(), /organisation was added/);
+  await assertAccessible(page, 'an organisation page');
 
   await page.goto(server.url + '/account');
   await page.getByRole('link', { name: 'Gatehouse staff' }).click();

@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod keys;
 mod migration;
+mod organisations;
 mod requests;
 mod services;
 mod staff;
@@ -87,6 +88,14 @@ pub fn router() -> Router<AppState> {
         .route("/manage/keys/retire", axum::routing::post(keys::retire))
         .route("/manage/migration", get(migration::migration))
         .route("/manage/migration.csv", get(migration::migration_csv))
+        .route(
+            "/manage/organisations",
+            get(organisations::organisations).post(organisations::create),
+        )
+        .route(
+            "/manage/organisations/{id}",
+            get(organisations::organisation).post(organisations::update),
+        )
         .route("/manage/requests", get(requests::requests))
         .route(
             "/manage/services",
