@@ -15,7 +15,10 @@ use gatehouse::directory::Level;
 use gatehouse::domain::UserId;
 use gatehouse::staff::{Staff, StaffRole};
 
-both_engines!(staff_find_accounts_by_email_name_and_organisation);
+both_engines!(
+    staff_find_accounts_by_email_name_and_organisation,
+    a_common_first_name_lists_the_same_page_however_it_is_found
+);
 
 const ANA: &str = "ana.lopez@oakhurst.example";
 const ANA_BELL: &str = "ana.bell@longridge.example";
@@ -198,4 +201,73 @@ async fn staff_find_accounts_by_email_name_and_organisation(engine: Engine) {
         .filter(|e| e.action == "staff.accounts_exported")
         .count();
     assert_eq!(exports, 2);
+}
+
+/// On SQLite a first name shared by 10,000 or more accounts is found by walking the name
+/// index instead of sorting the matches; the page must be the same as a sort would give.
+async fn a_common_first_name_lists_the_same_page_however_it_is_found(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let ctx = RequestContext::default();
+    // 12,000 people called Lena (every seventh with an authenticator app), and 50 Lenards.
+    let rows = |from: usize, to: usize, given: &str| -> String {
+        (from..to)
+            .map(|i| {
+                format!(
+                    "('l{i:05}', 'l{i:05}@many.example', 'l{i:05}@many.example', '{given}', \
+                     'Fam{:04}', 'active', 0, 0)",
+                    (i * 7919) % 10_000
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (from, to) in [(0, 4_000), (4_000, 8_000), (8_000, 12_000)] {
+        app.sql(&format!(
+            "INSERT INTO users (id, email, email_normalised, given_name, family_name, status, \
+             created_at, updated_at) VALUES {}",
+            rows(from, to, "Lena")
+        ))
+        .await;
+    }
+    app.sql(&format!(
+        "INSERT INTO users (id, email, email_normalised, given_name, family_name, status, \
+         created_at, updated_at) VALUES {}",
+        rows(12_000, 12_050, "Lenard")
+    ))
+    .await;
+    app.sql(
+        "INSERT INTO totp_factors (id, user_id, name, secret_sealed, created_at, confirmed_at) \
+         SELECT 't' || id, id, 'Phone', 'v1.test', 0, 0 FROM users \
+         WHERE id LIKE 'l%' AND CAST(substr(id, 2) AS INTEGER) % 7 = 0",
+    )
+    .await;
+    let staff = Staff::new(app.store.clone(), Arc::new(app.clock.clone()));
+    let hana_id = app.create_named_user(HANA, "Hana", "Ito", PASSWORD).await;
+    let hana = app.verified_browser(HANA, PASSWORD).await;
+    let row = app.store.user_by_id(&hana_id).await.unwrap().unwrap();
+    staff
+        .grant(&row, StaffRole::Helpdesk, Actor::Cli, &ctx)
+        .await
+        .unwrap();
+
+    // What a plain sort of every match gives, computed here.
+    let mut expected: Vec<(String, String)> = (0..12_050)
+        .filter(|i| i % 7 == 0)
+        .map(|i| {
+            (
+                format!("Fam{:04}", (i * 7919) % 10_000),
+                format!("l{i:05}@many.example"),
+            )
+        })
+        .collect();
+    expected.sort_by(|a, b| (a.0.as_str(), &a.1[..6]).cmp(&(b.0.as_str(), &b.1[..6])));
+    let want: Vec<String> = expected
+        .into_iter()
+        .take(50)
+        .map(|(_, email)| email)
+        .collect();
+    let (status, html) = page(&hana, "q=LEN&mfa=yes").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed(&html), want);
+    assert!(html.contains("rel=\"next\""));
 }
