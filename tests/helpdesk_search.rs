@@ -103,8 +103,13 @@ async fn staff_find_accounts_by_email_name_and_organisation(engine: Engine) {
         .await
         .unwrap();
 
-    // Only staff who help accounts may search.
+    // Only staff who help accounts may search; the console's start page shows them only
+    // what their role opens.
     assert_eq!(page(&nobody, "q=ana").await.0, 403);
+    assert_eq!(nobody.get("/manage").await.status(), 403);
+    let home = hana.get("/manage").await.text().await.unwrap();
+    assert!(home.contains("/manage/accounts") && home.contains("/manage/requests"));
+    assert!(!home.contains("/manage/services") && !home.contains("/manage/audit"));
     let (status, html) = page(&hana, "").await;
     assert_eq!(status, 200);
     assert!(html.contains("Find an account"));

@@ -110,5 +110,10 @@ test('an administrator registers a service and grants a staff role', async () =>
   assert.match(await page.locator('.notification').innerText(), /role was granted/);
   assert.match(await page.locator('table').innerText(), /hal\.help@dfe\.example\.org/);
   await assertAccessible(page, 'the staff page after a grant');
+  await page.goto(server.url + '/account');
+  await page.getByRole('link', { name: 'Gatehouse console' }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Gatehouse console');
+  assert.match(await page.locator('main').innerText(), /Signing keys/);
+  await assertAccessible(page, 'the console start page');
   await context.close();
 });

@@ -5,6 +5,7 @@ mod account;
 mod account_actions;
 mod accounts;
 mod audit;
+mod home;
 mod keys;
 mod migration;
 mod organisations;
@@ -71,6 +72,7 @@ impl FromRequestParts<AppState> for StaffUser {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/manage", get(home::home))
         .route("/manage/accounts", get(accounts::accounts))
         .route("/manage/accounts.csv", get(accounts::accounts_csv))
         .route("/manage/accounts/{id}", get(account::account))
