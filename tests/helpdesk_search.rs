@@ -162,6 +162,9 @@ async fn staff_find_accounts_by_email_name_and_organisation(engine: Engine) {
     let (_, html) = page(&hana, "q=pager").await;
     assert_eq!(listed(&html).len(), 50);
     assert!(html.contains("rel=\"next\""));
+    let (status, html) = page(&hana, "q=pager&page=9223372036854775807").await;
+    assert_eq!(status, 200, "an absurd page is just an empty one");
+    assert!(listed(&html).is_empty());
     let (_, html) = page(&hana, "q=pager&page=2").await;
     assert_eq!(listed(&html).len(), 5);
     assert!(html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""));

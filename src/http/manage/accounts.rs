@@ -38,6 +38,9 @@ pub struct SearchQuery {
     page: Option<i64>,
 }
 
+/// The furthest page offered (100,000 accounts in); a narrower search finds the rest.
+const MAX_PAGE: i64 = 2_000;
+
 /// The longest search term taken.
 const TERM_MAX: usize = 200;
 
@@ -95,7 +98,7 @@ impl SearchQuery {
             service: (!self.service.is_empty()).then(|| self.service.clone()),
             has_mfa,
             sort_by_email: self.sort == "email",
-            page: self.page.unwrap_or(1).max(1) - 1,
+            page: self.page.unwrap_or(1).clamp(1, MAX_PAGE) - 1,
         })
     }
 
