@@ -39,11 +39,14 @@ impl StaffRole {
             | Capability::AnswerRequests
             | Capability::FindAccounts
             | Capability::HelpAccounts => matches!(self, Self::Helpdesk | Self::Admin),
-            Capability::CheckAuditTrail => matches!(self, Self::Auditor | Self::Admin),
+            Capability::CheckAuditTrail | Capability::ReadAudit => {
+                matches!(self, Self::Auditor | Self::Admin)
+            }
             Capability::ManageStaff
             | Capability::ManageServices
             | Capability::ManageKeys
-            | Capability::ManageOrganisations => {
+            | Capability::ManageOrganisations
+            | Capability::ReadDirectory => {
                 matches!(self, Self::Admin)
             }
         }
@@ -71,6 +74,10 @@ pub enum Capability {
     ManageKeys,
     /// Add an organisation by hand, correct one.
     ManageOrganisations,
+    /// Read organisations and services through the admin API.
+    ReadDirectory,
+    /// Read the audit trail's events through the admin API.
+    ReadAudit,
     /// Make the helpdesk's changes to an account (unlock, send a reset link, reset 2-step
     /// verification…), never to one's own or, unless an admin, to a staff account.
     HelpAccounts,

@@ -7,6 +7,7 @@
 mod common;
 
 mod access_requests;
+mod admin_api;
 mod admin_services;
 mod approvers;
 mod audit_page;

@@ -5,7 +5,7 @@
 //! own account here.
 
 use crate::account::{AccountError, FlowError, StatusChange, clean_name, next_status};
-use crate::audit::{Action, Actor, AuditEvent, RequestContext};
+use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
 use crate::mail::Mail;
 use crate::staff::Capability;
@@ -183,7 +183,7 @@ impl Helpdesk {
                         "Only an invited account has an invitation to resend".to_owned(),
                     ));
                 }
-                let staff = Actor::User(on_duty.id());
+                let staff = on_duty.actor.clone();
                 self.lifecycle
                     .resend_invitation_in(&mut tx, &user, staff, ctx, with_reason(details, why))
                     .await?;
@@ -376,7 +376,7 @@ impl Helpdesk {
         why: &Why,
         ctx: &RequestContext,
     ) -> Result<(), ActionError> {
-        let refusal = if user.id == on_duty.user.id {
+        let refusal = if on_duty.person.as_deref() == Some(user.id.as_str()) {
             Some((
                 "own_account",
                 "You cannot change your own account here: use your account page",

@@ -82,6 +82,8 @@ pub enum Action {
     UserRenamed,
     /// Events past their retention were blanked; the details say which (a checkpoint).
     AuditPruned,
+    /// Audit events were read through the admin API.
+    AuditRead,
 }
 
 impl Action {
@@ -149,6 +151,7 @@ impl Action {
         Action::MfaReset,
         Action::UserRenamed,
         Action::AuditPruned,
+        Action::AuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -216,6 +219,7 @@ impl Action {
             Self::MfaReset => "mfa.reset",
             Self::UserRenamed => "user.renamed",
             Self::AuditPruned => "audit.pruned",
+            Self::AuditRead => "staff.audit_read",
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Actor {
     Cli,
     /// Gatehouse itself (expiry, background tasks).
     System,
+    /// A service through the admin API, stored as `service:<client_id>`.
+    Service(String),
 }
 
 impl Actor {
@@ -35,6 +37,7 @@ impl Actor {
             Self::User(id) => id.as_str(),
             Self::Cli => "cli",
             Self::System => "system",
+            Self::Service(stored) => stored,
         }
     }
 }

@@ -43,6 +43,7 @@ impl Category {
                 Action::AccountsSearched,
                 Action::AccountViewed,
                 Action::AccountsExported,
+                Action::AuditRead,
             ],
         }
     }

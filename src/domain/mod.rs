@@ -8,5 +8,5 @@ mod user;
 
 pub use email::{Email, EmailError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
-pub use scope::{KNOWN_SCOPES, Scopes, UnknownScope};
+pub use scope::{ADMIN_SCOPE_PREFIX, KNOWN_SCOPES, Scopes, UnknownScope};
 pub use user::{UnknownStatus, UserId, UserStatus};

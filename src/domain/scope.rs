@@ -3,14 +3,21 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// The scopes a service may be allowed and a person may be asked for.
-pub const KNOWN_SCOPES: [&str; 5] = [
+/// The scopes a service may be allowed; all but the admin ones may be asked of a person.
+pub const KNOWN_SCOPES: [&str; 8] = [
     "openid",
     "profile",
     "email",
     "offline_access",
     "organisation",
+    "admin.accounts",
+    "admin.directory",
+    "admin.audit",
 ];
+
+/// The admin API's scopes start so. They are only ever granted to a service's own
+/// `client_credentials` token, never to one that speaks for a person.
+pub const ADMIN_SCOPE_PREFIX: &str = "admin.";
 
 /// A set of known scopes, kept sorted so equal sets compare and print equally.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -18,7 +25,8 @@ pub struct Scopes(BTreeSet<String>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown scope {0:?}; known scopes are openid, profile, email, offline_access and organisation"
+    "unknown scope {0:?}; known scopes are openid, profile, email, offline_access, organisation, \
+     admin.accounts, admin.directory and admin.audit"
 )]
 pub struct UnknownScope(pub String);
 
@@ -38,10 +46,21 @@ impl Scopes {
     /// Keeps only what was asked for and is allowed (RFC 6749 §3.3: the server may issue
     /// fewer scopes than requested); unknown values are dropped.
     pub fn requested(input: &str, allowed: &Scopes) -> Self {
+        Self::requested_by(input, allowed, true)
+    }
+
+    /// As [`Scopes::requested`] for a flow that speaks for a person: admin scopes are
+    /// dropped whatever the service may use.
+    pub fn requested_for_person(input: &str, allowed: &Scopes) -> Self {
+        Self::requested_by(input, allowed, false)
+    }
+
+    fn requested_by(input: &str, allowed: &Scopes, admin: bool) -> Self {
         Self(
             input
                 .split(' ')
                 .filter(|s| allowed.0.contains(*s))
+                .filter(|s| admin || !s.starts_with(ADMIN_SCOPE_PREFIX))
                 .map(str::to_owned)
                 .collect(),
         )
@@ -88,5 +107,19 @@ impl fmt::Display for Scopes {
             first = false;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_scopes_are_never_asked_of_a_person() {
+        let allowed = Scopes::parse_known("openid admin.accounts admin.audit").unwrap();
+        let person = Scopes::requested_for_person("openid admin.accounts", &allowed);
+        assert_eq!(person.to_string(), "openid");
+        let service = Scopes::requested("admin.accounts admin.audit", &allowed);
+        assert_eq!(service.to_string(), "admin.accounts admin.audit");
     }
 }

@@ -204,7 +204,7 @@ impl Oidc {
             )));
         }
         let asked = single("scope").ok().flatten().unwrap_or_default();
-        let scopes = Scopes::requested(asked, &client.scopes);
+        let scopes = Scopes::requested_for_person(asked, &client.scopes);
         if !scopes.contains("openid") {
             return Err(fail(OAuthError::new(
                 OAuthErrorCode::InvalidScope,

@@ -4,6 +4,7 @@
 mod account;
 mod account_actions;
 mod accounts;
+mod api;
 mod audit;
 mod home;
 mod keys;
@@ -73,6 +74,12 @@ impl FromRequestParts<AppState> for StaffUser {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/manage", get(home::home))
+        .route("/manage/api/openapi.json", get(api::openapi))
+        .route("/manage/api/accounts", get(api::accounts))
+        .route("/manage/api/accounts/{id}", get(api::account))
+        .route("/manage/api/organisations", get(api::organisations))
+        .route("/manage/api/services", get(api::services))
+        .route("/manage/api/audit", get(api::audit))
         .route("/manage/accounts", get(accounts::accounts))
         .route("/manage/accounts.csv", get(accounts::accounts_csv))
         .route("/manage/accounts/{id}", get(account::account))

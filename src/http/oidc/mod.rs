@@ -8,7 +8,7 @@ mod discovery;
 mod end_session;
 mod introspect;
 mod organisation;
-mod responses;
+pub(crate) mod responses;
 mod token;
 mod userinfo;
 
