@@ -23,6 +23,7 @@ both_engines!(
     end_session_refuses_unregistered_return_addresses,
     back_channel_logout_reaches_the_service,
     a_service_that_was_down_is_told_when_it_is_back,
+    a_helpdesk_deactivation_signs_the_person_out_of_services,
 );
 
 const EMAIL: &str = "sam.idowu@school.example";
@@ -289,4 +290,69 @@ async fn attempts(store: &gatehouse::store::Store) -> i64 {
 
 fn urlencode(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// Deactivating an account from the helpdesk console ends its sessions at once: the service
+/// receives a back-channel logout and introspection calls its access token inactive.
+async fn a_helpdesk_deactivation_signs_the_person_out_of_services(engine: Engine) {
+    use gatehouse::audit::{Actor, RequestContext};
+    use gatehouse::staff::{Staff, StaffRole};
+    let app = TestApp::spawn(engine).await;
+    let user = app.create_user(EMAIL, PASSWORD).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut received = listener_on(listener).await;
+    let service = app
+        .register(Spec {
+            backchannel: Some(format!("http://127.0.0.1:{port}/backchannel")),
+            ..Spec::confidential("portal")
+        })
+        .await;
+    let browser = app.browser();
+    let tokens = sign_in_through(&app, &browser, &service).await;
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+
+    let helpdesk = "hana.ito@helpdesk.example";
+    let hana = app.create_user(helpdesk, PASSWORD).await;
+    let console = app.verified_browser(helpdesk, PASSWORD).await;
+    let row = app.store.user_by_id(&hana).await.unwrap().unwrap();
+    Staff::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()))
+        .grant(
+            &row,
+            StaffRole::Helpdesk,
+            Actor::Cli,
+            &RequestContext::default(),
+        )
+        .await
+        .unwrap();
+    let path = format!("/manage/accounts/{}/deactivate", user.as_str());
+    let token = console.csrf(&path).await;
+    let done = console
+        .post(
+            &path,
+            &[
+                ("csrf_token", &token),
+                ("reason", "security_concern"),
+                ("note", "Reported as used by someone else"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status().as_u16(), 303);
+
+    let claims = verify_logout_token(&app, &next_token(&mut received).await).await;
+    assert_eq!(claims["aud"], "portal");
+    assert_eq!(claims["sub"], user.as_str());
+    assert!(!signed_in(&browser).await);
+    let introspected: serde_json::Value = app
+        .client
+        .post(app.url("/introspect"))
+        .basic_auth(&service.id, service.secret.as_deref())
+        .form(&[("token", access_token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected, serde_json::json!({ "active": false }));
 }
