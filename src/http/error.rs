@@ -31,6 +31,10 @@ pub enum Error {
     Template(#[from] askama::Error),
     #[error(transparent)]
     Directory(crate::directory::DirectoryError),
+    /// Something on the server failed that no input could fix (the keys folder, the OS
+    /// random source): logged, answered with the 500 page.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<crate::directory::DirectoryError> for Error {

@@ -160,9 +160,7 @@ pub async fn rotate(
     match rotate_keys(keys, &state.store, &algs, now, active_from, actor, &ctx).await {
         Ok(_) => Ok(Redirect::to("/manage/keys?notice=rotated").into_response()),
         Err(KeyChangeError::Store(e)) => Err(e.into()),
-        Err(e) => Err(Error::Store(crate::store::StoreError::Corrupt(
-            e.to_string(),
-        ))),
+        Err(e) => Err(Error::Internal(e.to_string())),
     }
 }
 
@@ -184,9 +182,7 @@ pub async fn retire(
     match retire_key(keys, &state.store, &input.kid, now, actor, &ctx).await {
         Ok(_) => Ok(Redirect::to("/manage/keys?notice=retired").into_response()),
         Err(KeyChangeError::Store(e)) => Err(e.into()),
-        Err(KeyChangeError::Folder(why)) => {
-            Err(Error::Store(crate::store::StoreError::Corrupt(why)))
-        }
+        Err(KeyChangeError::Folder(why)) => Err(Error::Internal(why)),
         Err(refused) => {
             let mut errors = FormErrors::default();
             errors.add("alg", refused.to_string());

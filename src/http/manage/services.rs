@@ -267,7 +267,7 @@ pub async fn register(
     }
     require(&state, &staff, Capability::ManageServices).await?;
     let status = StatusCode::UNPROCESSABLE_ENTITY;
-    let draft = Client::draft().map_err(|e| Error::Store(crate::store::StoreError::Corrupt(e)))?;
+    let draft = Client::draft().map_err(Error::Internal)?;
     let client = match input.apply(draft, true) {
         Ok(client) => client,
         Err(errors) => return render_list(&state, jar, input, errors, status).await,
@@ -290,9 +290,7 @@ pub async fn register(
             render_list(&state, jar, input, errors, status).await
         }
         Err(ClientAdminError::Store(e)) => Err(e.into()),
-        Err(e) => Err(Error::Store(crate::store::StoreError::Corrupt(
-            e.to_string(),
-        ))),
+        Err(e) => Err(Error::Internal(e.to_string())),
     }
 }
 
@@ -395,9 +393,7 @@ pub async fn update(
         }
         Err(ClientAdminError::NotFound(_)) => Err(Error::NotFound),
         Err(ClientAdminError::Store(e)) => Err(e.into()),
-        Err(e) => Err(Error::Store(crate::store::StoreError::Corrupt(
-            e.to_string(),
-        ))),
+        Err(e) => Err(Error::Internal(e.to_string())),
     }
 }
 
@@ -427,7 +423,8 @@ pub async fn rotate_secret(
     {
         Ok(secret) => secret,
         Err(ClientAdminError::Store(e)) => return Err(e.into()),
-        Err(_) => return Err(Error::NotFound),
+        Err(ClientAdminError::NotFound(_)) => return Err(Error::NotFound),
+        Err(e) => return Err(Error::Internal(e.to_string())),
     };
     secret_page(&id, &secret, true)
 }
