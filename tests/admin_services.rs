@@ -74,6 +74,8 @@ async fn administrators_register_and_change_services(engine: Engine) {
             ("post_logout_redirect_uris", ""),
             ("scopes", "openid profile organisation"),
             ("access_token_minutes", "10"),
+            ("id_token_minutes", "10"),
+            ("refresh_token_days", "30"),
         ]
     };
     let refused = submit(
@@ -118,14 +120,21 @@ async fn administrators_register_and_change_services(engine: Engine) {
             ("redirect_uris", "https://census.example.gov.uk/callback"),
             ("scopes", "openid nonsense"),
             ("access_token_minutes", "600"),
+            ("id_token_minutes", "ten"),
+            ("refresh_token_days", "401"),
         ],
     )
     .await;
     assert_eq!(refused.status(), 422);
     let html = refused.text().await.unwrap();
-    assert!(
-        html.contains("id=\"scopes-error\"") && html.contains("id=\"access_token_minutes-error\"")
-    );
+    for field in [
+        "scopes",
+        "access_token_minutes",
+        "id_token_minutes",
+        "refresh_token_days",
+    ] {
+        assert!(html.contains(&format!("id=\"{field}-error\"")), "{field}");
+    }
     let saved = submit(
         &me,
         "/manage/services/census",
@@ -139,6 +148,8 @@ async fn administrators_register_and_change_services(engine: Engine) {
             ("scopes", "openid profile organisation"),
             ("mfa_required", "on"),
             ("access_token_minutes", "5"),
+            ("id_token_minutes", "2"),
+            ("refresh_token_days", "7"),
         ],
     )
     .await;
@@ -146,6 +157,25 @@ async fn administrators_register_and_change_services(engine: Engine) {
     let client = app.store.client_by_id("census").await.unwrap().unwrap();
     assert_eq!(client.name, "School Census 2027");
     assert!(client.mfa_required);
+    assert_eq!(
+        (
+            client.access_token_seconds,
+            client.id_token_seconds,
+            client.refresh_token_seconds
+        ),
+        (300, 120, 7 * 24 * 3600)
+    );
+    let shown = me
+        .get("/manage/services/census")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains(
+            "name=\"refresh_token_days\" type=\"text\" inputmode=\"numeric\" value=\"7\""
+        )
+    );
 
     // A new secret, shown once; the old one keeps working for the grace period.
     let rotated = submit(

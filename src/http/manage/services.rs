@@ -48,6 +48,33 @@ pub struct ServiceForm {
     mfa_required: Option<String>,
     #[serde(default)]
     access_token_minutes: String,
+    #[serde(default)]
+    id_token_minutes: String,
+    #[serde(default)]
+    refresh_token_days: String,
+}
+
+const MINUTE: u64 = 60;
+const DAY: u64 = 24 * 3600;
+
+/// A lifetime as the form shows it: whole `unit`s, rounded to the nearest (at least one).
+fn in_units(ttl: Duration, unit: u64) -> u64 {
+    ((ttl.as_secs() + unit / 2) / unit).max(1)
+}
+
+/// Reads a lifetime field in whole `unit`s within `range`. A value left as shown keeps the
+/// stored lifetime, so one set to the second from the CLI is not rounded by an unrelated edit.
+fn lifetime(
+    text: &str,
+    current: Duration,
+    unit: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Option<Duration> {
+    let n = text.trim().parse::<u64>().ok()?;
+    if n == in_units(current, unit) {
+        return Some(current);
+    }
+    range.contains(&n).then(|| Duration::from_secs(n * unit))
 }
 
 impl ServiceForm {
@@ -66,7 +93,9 @@ impl ServiceForm {
             post_logout_redirect_uris: lines(&c.post_logout_redirect_uris),
             scopes: c.scopes.to_string(),
             mfa_required: c.mfa_required.then(|| "on".to_owned()),
-            access_token_minutes: (c.access_token_ttl.as_secs() / 60).to_string(),
+            access_token_minutes: in_units(c.access_token_ttl, MINUTE).to_string(),
+            id_token_minutes: in_units(c.id_token_ttl, MINUTE).to_string(),
+            refresh_token_days: in_units(c.refresh_token_ttl, DAY).to_string(),
             ..Self::default()
         }
     }
@@ -108,11 +137,30 @@ impl ServiceForm {
             Err(e) => errors.add("scopes", e.to_string()),
         }
         client.mfa_required = self.mfa_required.is_some();
-        match self.access_token_minutes.trim().parse::<u64>() {
-            Ok(m @ 1..=60) => client.access_token_ttl = Duration::from_secs(m * 60),
-            _ => errors.add(
-                "access_token_minutes",
-                "Enter a whole number of minutes from 1 to 60",
+        let minutes = "Enter a whole number of minutes from 1 to 60";
+        match lifetime(
+            &self.access_token_minutes,
+            client.access_token_ttl,
+            MINUTE,
+            1..=60,
+        ) {
+            Some(ttl) => client.access_token_ttl = ttl,
+            None => errors.add("access_token_minutes", minutes),
+        }
+        match lifetime(&self.id_token_minutes, client.id_token_ttl, MINUTE, 1..=60) {
+            Some(ttl) => client.id_token_ttl = ttl,
+            None => errors.add("id_token_minutes", minutes),
+        }
+        match lifetime(
+            &self.refresh_token_days,
+            client.refresh_token_ttl,
+            DAY,
+            1..=400,
+        ) {
+            Some(ttl) => client.refresh_token_ttl = ttl,
+            None => errors.add(
+                "refresh_token_days",
+                "Enter a whole number of days from 1 to 400",
             ),
         }
         if errors.is_empty()
@@ -235,12 +283,7 @@ pub async fn services(
     jar: CookieJar,
 ) -> Result<Response, Error> {
     require(&state, &staff, Capability::ManageServices).await?;
-    let input = ServiceForm {
-        kind: "confidential".to_owned(),
-        scopes: "openid profile email".to_owned(),
-        access_token_minutes: "10".to_owned(),
-        ..ServiceForm::default()
-    };
+    let input = ServiceForm::from_client(&Client::draft().map_err(Error::Internal)?);
     render_list(&state, jar, input, FormErrors::default(), StatusCode::OK).await
 }
 
@@ -488,5 +531,24 @@ pub async fn remove_role(
         }
         Err(DirectoryError::Field(..)) => Err(Error::NotFound),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lifetime_left_as_shown_keeps_its_seconds() {
+        let ninety = Duration::from_secs(90);
+        assert_eq!(in_units(ninety, MINUTE), 2);
+        assert_eq!(lifetime("2", ninety, MINUTE, 1..=60), Some(ninety));
+        assert_eq!(
+            lifetime(" 3 ", ninety, MINUTE, 1..=60),
+            Some(Duration::from_secs(180))
+        );
+        assert_eq!(lifetime("0", ninety, MINUTE, 1..=60), None);
+        assert_eq!(lifetime("61", ninety, MINUTE, 1..=60), None);
+        assert_eq!(lifetime("-1", ninety, MINUTE, 1..=60), None);
     }
 }
