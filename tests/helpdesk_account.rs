@@ -19,7 +19,8 @@ use gatehouse::staff::{Staff, StaffRole};
 both_engines!(
     the_helpdesk_sees_why_and_fixes_it,
     resetting_2_step_verification_needs_an_identity_check,
-    the_helpdesk_corrects_names_addresses_and_organisations
+    the_helpdesk_corrects_names_addresses_and_organisations,
+    the_helpdesk_changes_which_services_someone_has
 );
 
 const ANA: &str = "ana.lopez@oakhurst.example";
@@ -589,4 +590,132 @@ async fn the_helpdesk_corrects_names_addresses_and_organisations(engine: Engine)
         trail.contains(&"membership.added".to_owned())
             && trail.contains(&"membership.removed".to_owned())
     );
+}
+
+async fn the_helpdesk_changes_which_services_someone_has(engine: Engine) {
+    let (app, sink) = TestApp::spawn_with_sink(engine).await;
+    let directory = app.directory_with_schools().await;
+    let roles = [("submitter", "Submitter"), ("viewer", "Viewer")];
+    app.organisation_service(&directory, "census", "openid organisation", &roles)
+        .await;
+    let ana_id = app.create_named_user(ANA, "Ana", "Lopez", PASSWORD).await;
+    let ana = ana_id.to_string();
+    let row = app.store.user_by_id(&ana_id).await.unwrap().unwrap();
+    let school = directory
+        .add_member(
+            &row,
+            "100019",
+            Level::Member,
+            Actor::Cli,
+            &RequestContext::default(),
+        )
+        .await
+        .unwrap();
+    let (hana, hana_id) = helpdesk(&app, HANA).await;
+
+    // From her account page, the link for that organisation opens its services as
+    // checkboxes; an organisation she is not in is not found.
+    let page = hana
+        .get(&format!("/manage/accounts/{ana}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let link = format!(
+        "/manage/accounts/{ana}/change-services?organisation_id={}",
+        school.id
+    );
+    assert!(page.contains(&link.replace('&', "&amp;")), "{page}");
+    let form = hana.get(&link).await.text().await.unwrap();
+    assert!(form.contains("Roles in ") && form.contains("value=\"census:submitter\""));
+    let other = format!("/manage/accounts/{ana}/change-services?organisation_id=nowhere");
+    assert_eq!(hana.get(&other).await.status(), 404);
+
+    // A role the service does not define is refused beside the services, nothing saved.
+    let path = format!("/manage/accounts/{ana}/change-services");
+    let token = csrf_in(&form);
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut all = vec![
+            ("csrf_token", token.clone()),
+            ("organisation_id", school.id.clone()),
+            (WHY[0].0, WHY[0].1.to_owned()),
+            (WHY[1].0, WHY[1].1.to_owned()),
+        ];
+        all.extend(fields);
+        all
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let form = post(fields);
+        let hana = &hana;
+        let path = path.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            hana.post(&path, &pairs).await
+        }
+    };
+    let refused = send(vec![
+        ("service", "census".into()),
+        ("role", "census:owner".into()),
+    ])
+    .await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"services-error\"") && html.contains("no role called owner"));
+    let access = || async {
+        app.store
+            .access_roles(&ana, &school.id, "census")
+            .await
+            .unwrap()
+    };
+    assert!(access().await.is_empty());
+
+    // Granted with a role: saved, she is told, audited once with before and after.
+    let done = send(vec![
+        ("service", "census".into()),
+        ("role", "census:submitter".into()),
+    ])
+    .await;
+    assert_eq!(
+        location(&done),
+        format!("/manage/accounts/{ana}?notice=change-services")
+    );
+    assert_eq!(access().await, vec!["submitter".to_owned()]);
+    mail_saying(&sink, "changed which services you can use").await;
+    let granted: Vec<_> = app
+        .audit_of(&ana_id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "access.granted")
+        .collect();
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0].actor, hana_id);
+    assert_eq!(granted[0].reason.as_deref(), Some("holder_asked"));
+    let details = granted[0].details.clone().unwrap_or_default();
+    assert!(details.contains("Ana called from the school office"));
+    assert!(details.contains("\"after\":[\"submitter\"]"), "{details}");
+
+    // The same again changes nothing and says so; unticking takes the service away.
+    let same = send(vec![
+        ("service", "census".into()),
+        ("role", "census:submitter".into()),
+    ])
+    .await;
+    assert_eq!(same.status(), 422);
+    assert!(same.text().await.unwrap().contains("Nothing changed"));
+    let done = send(Vec::new()).await;
+    assert_eq!(done.status(), 303);
+    assert!(
+        app.store
+            .services_held(&ana, &school.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let trail: Vec<String> = app
+        .audit_of(&ana_id)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(trail.iter().filter(|a| *a == "access.revoked").count(), 1);
 }

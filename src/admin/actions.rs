@@ -6,6 +6,7 @@
 
 use crate::account::{AccountError, FlowError, StatusChange, clean_name, next_status};
 use crate::audit::{Action, AuditEvent, RequestContext};
+use crate::directory::DirectoryError;
 use crate::domain::{Email, UserId, UserStatus};
 use crate::mail::Mail;
 use crate::staff::Capability;
@@ -39,6 +40,12 @@ pub enum HelpdeskAction {
     },
     /// Remove the person from an organisation (by id), ending their access there.
     RemoveFromOrganisation(String),
+    /// Set exactly which services (client id, role codes) they have at an organisation they
+    /// belong to (by id).
+    SetServices {
+        organisation_id: String,
+        chosen: Vec<(String, Vec<String>)>,
+    },
 }
 
 impl HelpdeskAction {
@@ -56,6 +63,7 @@ impl HelpdeskAction {
             Self::ChangeEmail(_) => "change-email",
             Self::AddToOrganisation { .. } => "add-to-organisation",
             Self::RemoveFromOrganisation(_) => "remove-from-organisation",
+            Self::SetServices { .. } => "change-services",
         }
     }
 
@@ -75,6 +83,7 @@ impl HelpdeskAction {
             Self::ChangeEmail(_) => "A code was sent to the new address",
             Self::AddToOrganisation { .. } => "They were added to the organisation",
             Self::RemoveFromOrganisation(_) => "They were removed from the organisation",
+            Self::SetServices { .. } => "Their services were saved",
         }
     }
 
@@ -92,6 +101,10 @@ impl HelpdeskAction {
             Self::RemoveFromOrganisation(_) => {
                 "Our helpdesk removed you from an organisation, and with it your access to its \
                  services. Your account page shows where you still belong."
+            }
+            Self::SetServices { .. } => {
+                "Our helpdesk changed which services you can use for one of your organisations. \
+                 Your account page shows them."
             }
             Self::Unlock => "Our helpdesk unlocked your account. You can sign in again.",
             Self::Deactivate => {
@@ -129,6 +142,17 @@ pub enum ActionError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Flow(#[from] FlowError),
+}
+
+impl From<DirectoryError> for ActionError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Store(e) => Self::Store(e),
+            DirectoryError::Flow(e) => Self::Flow(e),
+            DirectoryError::Field(_, why) => Self::Field("services", why),
+            other => Self::NotNow(other.to_string()),
+        }
+    }
 }
 
 impl From<AccountError> for ActionError {
@@ -303,6 +327,32 @@ impl Helpdesk {
                         serde_json::Value::Null,
                     );
                 self.store.append_audit(&mut tx, &event, now).await?;
+                self.notify(&mut tx, &user, &action).await?;
+            }
+            HelpdeskAction::SetServices {
+                ref organisation_id,
+                ref chosen,
+            } => {
+                let member = self.store.membership(&user.id, organisation_id).await?;
+                let org = match member {
+                    Some(_) => self.store.organisation_by_id(organisation_id).await?,
+                    None => None,
+                };
+                let Some(org) = org else {
+                    return Err(ActionError::NotNow(
+                        "They are not a member of that organisation".to_owned(),
+                    ));
+                };
+                let event = event.also(details);
+                let changed = self
+                    .directory
+                    .set_services_in(&mut tx, &org, &uid, chosen, &event)
+                    .await?;
+                if !changed {
+                    return Err(ActionError::NotNow(
+                        "Nothing changed: they already have exactly those services".to_owned(),
+                    ));
+                }
                 self.notify(&mut tx, &user, &action).await?;
             }
         }

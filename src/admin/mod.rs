@@ -20,6 +20,7 @@ use crate::account::Lifecycle;
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::auth::session::SessionPolicy;
 use crate::clock::SharedClock;
+use crate::directory::Directory;
 use crate::staff::{Capability, StaffRole};
 use crate::store::{Store, StoreError, UserRow};
 
@@ -30,6 +31,7 @@ pub struct Helpdesk {
     clock: SharedClock,
     lifecycle: Lifecycle,
     sessions: SessionPolicy,
+    directory: Directory,
 }
 
 /// Proof that a signed-in member of staff, or a service calling the admin API, holds a
@@ -73,6 +75,7 @@ impl Helpdesk {
         sessions: SessionPolicy,
     ) -> Self {
         Self {
+            directory: Directory::new(store.clone(), clock.clone()),
             store,
             clock,
             lifecycle,

@@ -310,7 +310,8 @@ impl Approvals {
         let member = self.store().membership(&requester.id, &org.id).await?;
         let roles = match (&request.client_id, decision.approve) {
             (Some(client_id), true) => {
-                self.checked_roles(&[(client_id.clone(), decision.roles.clone())])
+                self.directory
+                    .checked_roles(&[(client_id.clone(), decision.roles.clone())])
                     .await?
             }
             _ => Vec::new(),

@@ -240,16 +240,9 @@ impl Approvals {
         scope: &ApproverOf,
         colleague: &Colleague,
     ) -> Result<Vec<HeldService>, DirectoryError> {
-        let org = &scope.organisation.id;
-        let mut out = Vec::new();
-        for service in self.store().services_held(&colleague.user.id, org).await? {
-            let roles = self
-                .store()
-                .access_roles(&colleague.user.id, org, &service.client_id)
-                .await?;
-            out.push(HeldService { service, roles });
-        }
-        Ok(out)
+        self.directory
+            .services_held(&scope.organisation.id, &colleague.user.id)
+            .await
     }
 
     /// The services that may be granted at the approver's organisation.
@@ -257,21 +250,7 @@ impl Approvals {
         &self,
         scope: &ApproverOf,
     ) -> Result<Vec<ServiceOffer>, DirectoryError> {
-        let mut out = Vec::new();
-        for client in self.store().list_clients().await? {
-            let kinds = self.store().service_organisation_kinds(&client.id).await?;
-            if !kinds.is_empty() && !kinds.contains(&scope.organisation.kind) {
-                continue;
-            }
-            let roles = self.store().roles(&client.id).await?;
-            out.push(ServiceOffer {
-                client_id: client.id,
-                name: client.name,
-                roles,
-            });
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        self.directory.services_offered(&scope.organisation).await
     }
 
     /// Sets exactly which services (and roles) a colleague has at the organisation, as one
@@ -284,67 +263,20 @@ impl Approvals {
         chosen: &[(String, Vec<String>)],
         ctx: &RequestContext,
     ) -> Result<bool, DirectoryError> {
-        for (client_id, _) in chosen {
-            self.offered(scope, client_id).await?;
-        }
-        let wanted = self.checked_roles(chosen).await?;
-        let held = self.services_of(scope, colleague).await?;
-        let org = &scope.organisation.id;
-        let subject = colleague.user.user_id();
-        let now = self.directory.clock.now();
-        let store = self.store();
-        let mut changed = false;
-        let mut tx = store.begin().await?;
-        for (client_id, codes) in &wanted {
-            let before = held.iter().find(|h| h.service.client_id == *client_id);
-            if before.is_some_and(|h| {
-                let mut a = h.roles.clone();
-                let mut b = codes.clone();
-                a.sort();
-                b.sort();
-                a == b
-            }) {
-                continue;
-            }
-            store
-                .set_access(
-                    &mut tx,
-                    subject.as_str(),
-                    org,
-                    client_id,
-                    codes,
-                    now.timestamp_millis(),
-                )
-                .await?;
-            let event = AuditEvent::new(Action::AccessGranted)
-                .actor(&scope.approver.user_id())
-                .subject(&subject)
-                .organisation(org)
-                .client(client_id)
-                .context(ctx.clone())
-                .diff(
-                    serde_json::json!(before.map(|h| &h.roles)),
-                    serde_json::json!(codes),
-                );
-            store.append_audit(&mut tx, &event, now).await?;
-            changed = true;
-        }
-        for h in &held {
-            if wanted.iter().any(|(c, _)| *c == h.service.client_id) {
-                continue;
-            }
-            store
-                .delete_access(&mut tx, subject.as_str(), org, &h.service.client_id)
-                .await?;
-            let event = AuditEvent::new(Action::AccessRevoked)
-                .actor(&scope.approver.user_id())
-                .subject(&subject)
-                .organisation(org)
-                .client(&h.service.client_id)
-                .context(ctx.clone());
-            store.append_audit(&mut tx, &event, now).await?;
-            changed = true;
-        }
+        let event = AuditEvent::new(Action::AccessGranted)
+            .actor(&scope.approver.user_id())
+            .context(ctx.clone());
+        let mut tx = self.store().begin().await?;
+        let changed = self
+            .directory
+            .set_services_in(
+                &mut tx,
+                &scope.organisation,
+                &colleague.user.user_id(),
+                chosen,
+                &event,
+            )
+            .await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -405,18 +337,6 @@ impl Approvals {
         Ok(())
     }
 
-    async fn offered(&self, scope: &ApproverOf, client_id: &str) -> Result<(), DirectoryError> {
-        let offered = self.services_offered(scope).await?;
-        if offered.iter().any(|s| s.client_id == client_id) {
-            Ok(())
-        } else {
-            Err(DirectoryError::Field(
-                "client",
-                "Choose a service your organisation can use".into(),
-            ))
-        }
-    }
-
     /// Invites a colleague (or adds someone who already has an account) to the organisation
     /// with the chosen services and roles, as one change.
     pub async fn invite(
@@ -426,7 +346,9 @@ impl Approvals {
         ctx: &RequestContext,
     ) -> Result<ColleagueInvited, DirectoryError> {
         for (client_id, _) in &invite.services {
-            self.offered(scope, client_id).await?;
+            self.directory
+                .offered(&scope.organisation, client_id)
+                .await?;
         }
         let existing = self.store().user_by_email(&invite.email).await?;
         let org = &scope.organisation;
@@ -442,7 +364,7 @@ impl Approvals {
             Some(user) => self.store().membership(&user.id, &org.id).await?,
             None => None,
         };
-        let roles = self.checked_roles(&invite.services).await?;
+        let roles = self.directory.checked_roles(&invite.services).await?;
         let now = self.directory.clock.now();
         let store = self.store();
         let mut tx = store.begin().await?;
@@ -497,33 +419,5 @@ impl Approvals {
         tx.commit().await?;
         self.lifecycle.mailer().nudge();
         Ok(outcome)
-    }
-
-    /// Each service's role codes, checked against the roles it defines.
-    pub(super) async fn checked_roles(
-        &self,
-        services: &[(String, Vec<String>)],
-    ) -> Result<Vec<(String, Vec<String>)>, DirectoryError> {
-        let mut out: Vec<(String, Vec<String>)> = Vec::new();
-        for (client_id, codes) in services {
-            if out.iter().any(|(c, _)| c == client_id) {
-                continue;
-            }
-            let defined = self.store().roles(client_id).await?;
-            let mut wanted = Vec::new();
-            for code in codes {
-                if !defined.iter().any(|d| d.code == *code) {
-                    return Err(DirectoryError::Field(
-                        "services",
-                        format!("The service has no role called {code}"),
-                    ));
-                }
-                if !wanted.contains(code) {
-                    wanted.push(code.clone());
-                }
-            }
-            out.push((client_id.clone(), wanted));
-        }
-        Ok(out)
     }
 }

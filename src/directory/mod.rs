@@ -12,6 +12,7 @@ mod import;
 mod memberships;
 mod migration;
 mod organisations;
+mod service_access;
 
 pub use access_requests::{Decision, OVERDUE_AFTER};
 pub use approvals::{

@@ -198,6 +198,17 @@ test('an approver invites a colleague, grants a service and answers a request', 
   assert.match(await page.locator('.notification').innerText(), /reset link was sent/);
   assert.match(await page.locator('main').innerText(), /password_reset\.requested/);
   await assertAccessible(page, 'an account page after a change');
+  // Change which services he has there.
+  await page.getByRole('link', { name: `Change services at ${SCHOOL}` }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Change their services');
+  await assertAccessible(page, 'the helpdesk services form');
+  await page.getByLabel('School Census', { exact: true }).check();
+  const role = page.getByLabel('Submits returns');
+  await role.setChecked(!(await role.isChecked()));
+  await page.getByLabel('The account holder asked').check();
+  await page.getByLabel('Note').fill('Ben moved to the data team');
+  await page.getByRole('button', { name: 'Change their services' }).click();
+  assert.match(await page.locator('.notification').innerText(), /services were saved/);
   await server.gatehouse(['staff', 'grant', ANA, 'auditor']);
   await page.goto(server.url + '/manage/audit');
   assert.match(await page.locator('main').innerText(), /The audit trail is intact/);

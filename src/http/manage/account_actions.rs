@@ -3,7 +3,7 @@
 //! from the fixed list and a note, and the submission that makes the change.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::{CookieJar, Form};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::super::client::Client;
 use super::super::forms::FormErrors;
+use super::super::organisation::services::{ServiceChoice, choices, chosen};
 use super::super::pages::Layout;
 use super::super::{AppState, Error, csrf};
 use super::{StaffUser, on_duty};
@@ -39,6 +40,7 @@ pub fn done_message(code: &str) -> Option<&'static str> {
         }
         "add-to-organisation" => "They were added to the organisation.",
         "remove-from-organisation" => "They were removed from the organisation and its services.",
+        "change-services" => "Their services were saved. They have been told by email.",
         _ => return None,
     })
 }
@@ -57,6 +59,7 @@ fn title(code: &str) -> Option<&'static str> {
         "change-email" => "Change their email address",
         "add-to-organisation" => "Add them to an organisation",
         "remove-from-organisation" => "Remove them from an organisation",
+        "change-services" => "Change their services",
         _ => return None,
     })
 }
@@ -81,6 +84,18 @@ pub struct ActForm {
     organisation: String,
     #[serde(default)]
     level: String,
+    #[serde(default)]
+    organisation_id: String,
+    /// Ticked services (client ids) and roles (`client_id:code`), for `change-services`.
+    #[serde(default)]
+    service: Vec<String>,
+    #[serde(default)]
+    role: Vec<String>,
+}
+
+/// `?organisation_id=` on the link to a change that is about one organisation.
+#[derive(Debug, Default, Deserialize)]
+pub struct ActQuery {
     #[serde(default)]
     organisation_id: String,
 }
@@ -122,6 +137,10 @@ struct ActPage {
     groups: Vec<RadioGroup>,
     reasons: Vec<Radio>,
     note: String,
+    /// For `change-services`: the organisation and its services as checkboxes.
+    organisation_id: String,
+    organisation: String,
+    services: Vec<ServiceChoice>,
 }
 
 fn radio(value: &str, label: &str, chosen: &str) -> Radio {
@@ -246,6 +265,11 @@ async fn render_act(
         .await?
         .ok_or(Error::NotFound)?;
     let (fields, groups) = particulars(state, &user, code, input).await?;
+    let (organisation, services) = if code == "change-services" {
+        service_choices(state, &user, input).await?
+    } else {
+        (String::new(), Vec::new())
+    };
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let page = ActPage {
         layout: Layout::default(),
@@ -263,8 +287,42 @@ async fn render_act(
             .map(|r| radio(r.code(), r.label(), &input.reason))
             .collect(),
         note: input.note.clone(),
+        organisation_id: input.organisation_id.clone(),
+        organisation,
+        services,
     };
     Ok((status, jar, Html(page.render()?)).into_response())
+}
+
+/// The organisation's name and its services as checkboxes, ticked as submitted or, on first
+/// showing, as the person holds them; not found unless they belong to it.
+async fn service_choices(
+    state: &AppState,
+    user: &UserRow,
+    input: &ActForm,
+) -> Result<(String, Vec<ServiceChoice>), Error> {
+    let org_id = input.organisation_id.as_str();
+    if state.store.membership(&user.id, org_id).await?.is_none() {
+        return Err(Error::NotFound);
+    }
+    let org = state
+        .store
+        .organisation_by_id(org_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let offers = state.directory.services_offered(&org).await?;
+    let ticked = if input.csrf_token.is_empty() {
+        state
+            .directory
+            .services_held(org_id, &user.id)
+            .await?
+            .into_iter()
+            .map(|h| (h.service.client_id, h.roles))
+            .collect()
+    } else {
+        chosen(&input.service, &input.role)
+    };
+    Ok((org.name, choices(&offers, &ticked)))
 }
 
 pub async fn act_form(
@@ -272,9 +330,13 @@ pub async fn act_form(
     staff: StaffUser,
     jar: CookieJar,
     Path((id, code)): Path<(String, String)>,
+    Query(query): Query<ActQuery>,
 ) -> Result<Response, Error> {
     on_duty(&state, &staff, Capability::HelpAccounts).await?;
-    let input = ActForm::default();
+    let input = ActForm {
+        organisation_id: query.organisation_id,
+        ..ActForm::default()
+    };
     let form = FormErrors::default();
     render_act(&state, jar, &id, &code, &input, form, StatusCode::OK).await
 }
@@ -323,6 +385,10 @@ fn parse(code: &str, input: &ActForm) -> Result<(HelpdeskAction, Why), FormError
         "remove-from-organisation" => Some(HelpdeskAction::RemoveFromOrganisation(
             input.organisation_id.clone(),
         )),
+        "change-services" => Some(HelpdeskAction::SetServices {
+            organisation_id: input.organisation_id.clone(),
+            chosen: chosen(&input.service, &input.role),
+        }),
         _ => None,
     };
     let why = match Why::parse(&input.reason, &input.note) {

@@ -6,7 +6,7 @@ mod invite;
 mod people;
 mod person;
 pub(super) mod requests;
-mod services;
+pub(in crate::http) mod services;
 
 pub use people::{day, status_label};
 
