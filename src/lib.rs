@@ -16,6 +16,7 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod oidc;
+pub mod policy;
 pub mod server;
 pub mod staff;
 pub mod store;

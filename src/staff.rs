@@ -45,6 +45,7 @@ impl StaffRole {
             Capability::ManageStaff
             | Capability::ManageServices
             | Capability::ManageKeys
+            | Capability::ManagePolicy
             | Capability::ManageOrganisations
             | Capability::ReadDirectory => {
                 matches!(self, Self::Admin)
@@ -72,6 +73,8 @@ pub enum Capability {
     ManageServices,
     /// Create the next signing key, retire an old one.
     ManageKeys,
+    /// Change the policy settings (password lengths, lock, link lifetimes, unused accounts).
+    ManagePolicy,
     /// Add an organisation by hand, correct one.
     ManageOrganisations,
     /// Read organisations and services through the admin API.

@@ -8,6 +8,7 @@ mod common;
 
 mod access_requests;
 mod admin_api;
+mod admin_policy;
 mod admin_services;
 mod approvers;
 mod audit_page;

@@ -69,7 +69,8 @@ impl Lifecycle {
         if user.status()? != UserStatus::Invited {
             return Err(FlowError::LinkExpired);
         }
-        check_new_password(password, false, &details(&user))?;
+        let min = self.auth.policies().current().await?.password_min(false);
+        check_new_password(password, min, &details(&user))?;
         let phc = self
             .auth
             .hasher()

@@ -17,10 +17,6 @@ use crate::mail::Mail;
 use crate::mail::{MailError, Mailer};
 use crate::store::{ClientRow, Store, StoreError, Tx, UserRow};
 
-/// How long an invitation link works.
-pub const INVITATION_LIFETIME: Duration = Duration::days(14);
-/// How long a password-reset link works.
-pub const RESET_LIFETIME: Duration = Duration::minutes(30);
 /// How long an email-change code works, and how many tries it allows.
 pub const EMAIL_CODE_LIFETIME: Duration = Duration::hours(1);
 pub const EMAIL_CODE_ATTEMPTS: i64 = 5;

@@ -4,12 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::clean_name;
-use super::flows::{
-    ACTIVATION, FlowError, INVITATION_LIFETIME, Lifecycle, new_link_secret, stored_email,
-};
+use super::flows::{ACTIVATION, FlowError, Lifecycle, new_link_secret, stored_email};
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
-use crate::mail::Mail;
+use crate::mail::{Mail, lifetime_in_words};
 use crate::store::{NewAccountToken, NewUser, Tx, UserRow};
 
 /// Someone to invite.
@@ -243,6 +241,7 @@ impl Lifecycle {
             inviter,
         } = link;
         let (secret, hash) = new_link_secret()?;
+        let lifetime = self.auth.policies().current().await?.invitation_lifetime();
         self.store
             .replace_account_token(
                 tx,
@@ -253,7 +252,7 @@ impl Lifecycle {
                     new_email: None,
                     client_id: inviter.map(|i| i.client_id.as_str()),
                     return_to: inviter.map(|i| i.return_to.as_str()),
-                    expires_at: now + INVITATION_LIFETIME,
+                    expires_at: now + lifetime,
                 },
                 now,
             )
@@ -262,6 +261,7 @@ impl Lifecycle {
             given_name: given_name.to_owned(),
             link: format!("{}/activate/{secret}", self.mailer.site()),
             service: inviter.map(|i| i.name.clone()),
+            expires_in: lifetime_in_words(lifetime),
         };
         self.mailer
             .queue(tx, email, Some(id.as_str()), mail, now)
@@ -269,9 +269,7 @@ impl Lifecycle {
         let mut event = AuditEvent::new(Action::InvitationSent)
             .subject(id)
             .context(ctx.clone())
-            .details(
-                serde_json::json!({ "expires_at": (now + INVITATION_LIFETIME).timestamp_millis() }),
-            );
+            .details(serde_json::json!({ "expires_at": (now + lifetime).timestamp_millis() }));
         if let Some(inviter) = inviter {
             event = event.client(&inviter.client_id);
         }

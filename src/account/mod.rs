@@ -7,21 +7,21 @@ mod email_change;
 mod flows;
 mod invitations;
 mod recovery;
+mod unused;
 
 pub use activation::Activated;
 pub use email_change::PendingEmailChange;
 pub(crate) use flows::stored_email;
-pub use flows::{
-    EMAIL_CODE_ATTEMPTS, EMAIL_CODE_LIFETIME, FlowError, INVITATION_LIFETIME, Lifecycle,
-    RESET_LIFETIME, plausible_secret,
-};
+pub use flows::{EMAIL_CODE_ATTEMPTS, EMAIL_CODE_LIFETIME, FlowError, Lifecycle, plausible_secret};
 pub use invitations::{Invite, Invited};
+pub use unused::UnusedReport;
 
 /// What each emailed link is for, as the pages name them.
 pub mod purpose {
     pub use super::flows::{ACTIVATION, EMAIL_CHANGE, RESET};
 }
 
+use crate::policy::Policies;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
@@ -84,6 +84,7 @@ pub struct Accounts {
     store: Store,
     hasher: PasswordHasher,
     clock: SharedClock,
+    policies: Policies,
 }
 
 /// Names are shown to services and on screen: present, short, and free of control characters.
@@ -108,6 +109,7 @@ pub(crate) fn clean_name(field: &str, value: &str, max: usize) -> Result<String,
 impl Accounts {
     pub fn new(store: Store, hasher: PasswordHasher, clock: SharedClock) -> Self {
         Self {
+            policies: Policies::new(store.clone(), clock.clone()),
             store,
             hasher,
             clock,
@@ -135,7 +137,8 @@ impl Accounts {
                     family_name: &family_name,
                     organisations: &[],
                 };
-                check_new_password(password, false, &details)?;
+                let min = self.policies.current().await?.password_min(false);
+                check_new_password(password, min, &details)?;
                 Some(self.hasher.hash(password).await.map_err(AuthError::from)?)
             }
             None => None,

@@ -4,14 +4,14 @@
 use sha2::{Digest, Sha256};
 
 use super::activation::details;
-use super::flows::{FlowError, Lifecycle, RESET, RESET_LIFETIME, new_link_secret, stored_email};
+use super::flows::{FlowError, Lifecycle, RESET, new_link_secret, stored_email};
 use super::invitations::with_actor;
 use crate::audit::{Action, Actor, AuditEvent, RequestContext};
 use crate::auth::AuthError;
 use crate::auth::password::{Password, check_new_password};
 use crate::auth::session::hash_secret;
 use crate::domain::{Email, UserStatus};
-use crate::mail::Mail;
+use crate::mail::{Mail, lifetime_in_words};
 use crate::store::{NewAccountToken, Tx, UserRow};
 
 /// Reset emails one address may be sent in a burst, and per hour after that.
@@ -109,6 +109,7 @@ impl Lifecycle {
         let id = user.user_id();
         let email = stored_email(user)?;
         let (secret, hash) = new_link_secret()?;
+        let lifetime = self.auth.policies().current().await?.reset_lifetime();
         self.store
             .replace_account_token(
                 tx,
@@ -119,7 +120,7 @@ impl Lifecycle {
                     new_email: None,
                     client_id: None,
                     return_to: None,
-                    expires_at: now + RESET_LIFETIME,
+                    expires_at: now + lifetime,
                 },
                 now,
             )
@@ -127,6 +128,7 @@ impl Lifecycle {
         let mail = Mail::PasswordReset {
             given_name: user.given_name.clone(),
             link: format!("{}/reset-password/{secret}", self.mailer.site()),
+            expires_in: lifetime_in_words(lifetime),
         };
         self.mailer
             .queue(tx, &email, Some(id.as_str()), mail, now)
@@ -151,7 +153,8 @@ impl Lifecycle {
         }
         // With a second factor, shorter passwords are allowed (PRODUCT.md "Policies").
         let has_mfa = self.auth.factors(&user.id).await?.has_mfa();
-        check_new_password(password, has_mfa, &details(&user))?;
+        let min = self.auth.policies().current().await?.password_min(has_mfa);
+        check_new_password(password, min, &details(&user))?;
         let phc = self
             .auth
             .hasher()

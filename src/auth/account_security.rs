@@ -3,7 +3,6 @@
 
 use super::password::{Password, PersonalDetails, PolicyViolation, check_new_password};
 use super::session::SessionToken;
-use super::throttle::LOCK_AFTER_FAILURES;
 use super::{Auth, AuthError};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::domain::{Email, UserStatus};
@@ -160,8 +159,9 @@ impl Auth {
         let id = user.user_id();
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        let limit = self.policies.current().await?.lock_after_failures();
         self.store
-            .record_failed_sign_in(&mut tx, &id, LOCK_AFTER_FAILURES, now)
+            .record_failed_sign_in(&mut tx, &id, limit, now)
             .await?;
         let event = AuditEvent::new(action)
             .failed("wrong_password")
@@ -198,7 +198,8 @@ impl Auth {
         }
         let now = self.clock.now();
         let has_mfa = self.factors(&user.id).await?.has_mfa();
-        check_new_password(new, has_mfa, &details)?;
+        let min = self.policies.current().await?.password_min(has_mfa);
+        check_new_password(new, min, &details)?;
         let phc = self.hasher.hash(new).await.map_err(AuthError::from)?;
         let mut tx = self.store.begin().await?;
         self.store

@@ -17,6 +17,7 @@ use chrono::Duration;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::mail::Mailer;
+use crate::policy::Policies;
 use crate::store::{Store, StoreError};
 use password::{HashError, HashParams, PasswordHasher};
 use session::{RandomError, SessionPolicy};
@@ -63,6 +64,7 @@ pub struct Auth {
     mailer: Mailer,
     /// `None` when the issuer is a bare IP address, where browsers refuse WebAuthn.
     webauthn: Option<mfa::RelyingParty>,
+    policies: Policies,
 }
 
 impl Auth {
@@ -85,6 +87,7 @@ impl Auth {
             std::time::Duration::from_millis(config.hash_queue_timeout_ms),
         )?;
         Ok(Self {
+            policies: Policies::new(store.clone(), clock.clone()),
             store,
             hasher,
             clock,
@@ -111,6 +114,11 @@ impl Auth {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The administrator's policy settings (password lengths, lock, link lifetimes).
+    pub fn policies(&self) -> &Policies {
+        &self.policies
     }
 
     pub fn session_policy(&self) -> SessionPolicy {

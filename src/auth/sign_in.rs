@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::mfa::Amr;
 use super::password::{HashError, Password};
 use super::session::SessionToken;
-use super::throttle::{LOCK_AFTER_FAILURES, account_delay};
+use super::throttle::account_delay;
 use super::{Auth, AuthError};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::domain::{Email, UserId, UserStatus};
@@ -98,10 +98,10 @@ impl Auth {
             // Attempts made while the account must wait count as failures too, so parallel
             // guesses are all counted and lead to the lock just the same.
             UserStatus::Active if throttled => {
-                return self.count_failure(&id, "throttled", ctx, now).await;
+                return self.count_failure(&user, "throttled", ctx, now).await;
             }
             UserStatus::Active if !verification.matches => {
-                return self.count_failure(&id, "wrong_password", ctx, now).await;
+                return self.count_failure(&user, "wrong_password", ctx, now).await;
             }
             UserStatus::Active => {
                 return self
@@ -116,20 +116,25 @@ impl Auth {
     /// Counts a failed attempt, locking the account at the limit, and refuses the sign-in.
     async fn count_failure(
         &self,
-        id: &UserId,
+        user: &UserRow,
         reason: &'static str,
         ctx: &RequestContext,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, SignInError> {
+        let id = &user.user_id();
+        let limit = self.policies.current().await?.lock_after_failures();
         let mut tx = self.store.begin().await?;
         let (count, status) = self
             .store
-            .record_failed_sign_in(&mut tx, id, LOCK_AFTER_FAILURES, now)
+            .record_failed_sign_in(&mut tx, id, limit, now)
             .await?;
         let failure = failure_event(Some(id), reason, ctx)
             .details(serde_json::json!({ "consecutive_failures": count }));
         self.store.append_audit(&mut tx, &failure, now).await?;
-        if status == UserStatus::Locked && count == LOCK_AFTER_FAILURES {
+        // This failure locked it: the count reached the limit, or (the limit having been
+        // lowered since) passed it now. A concurrent failure that lands after the lock
+        // finds a higher count and records no second lock.
+        if status == UserStatus::Locked && count == limit.max(user.failed_sign_ins + 1) {
             let locked = AuditEvent::new(Action::AccountLocked)
                 .actor(id)
                 .subject(id)

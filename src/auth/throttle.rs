@@ -1,10 +1,8 @@
 //! How hard we push back on repeated failures: a per-account delay that grows with each
-//! consecutive failure, a lock at 100 (PRODUCT.md "Throttling"), and a per-IP token bucket.
+//! consecutive failure, a lock at the policy's limit (100 by default, PRODUCT.md
+//! "Throttling"; see `crate::policy`), and a per-IP token bucket.
 
 use chrono::Duration;
-
-/// Consecutive failures that lock an active account until a reset or a helpdesk unlock.
-pub const LOCK_AFTER_FAILURES: i64 = 100;
 
 /// Failures allowed before each further attempt must wait.
 pub const FREE_FAILURES: i64 = 5;

@@ -180,6 +180,12 @@ pub enum UserCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Deactivate every account unused for longer than the policy allows (run it daily)
+    DeactivateUnused {
+        /// Only count them
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -182,6 +182,29 @@ async fn dispatch(
         UserCommand::Reactivate { email: e, reason } => {
             change(accounts, &e, StatusChange::Reactivate, &reason, ctx).await?;
         }
+        UserCommand::DeactivateUnused { dry_run } => {
+            let report = lifecycle
+                .deactivate_unused(dry_run, ctx)
+                .await
+                .map_err(flow_failed)?;
+            // As for invitations: hand the notices over now rather than waiting for a
+            // server's worker (each message is claimed once, so none goes twice).
+            if report.deactivated > 0 {
+                lifecycle.mailer().deliver_due().await.unwrap_or(0);
+            }
+            let days = report.after_days;
+            if dry_run {
+                println!(
+                    "{} accounts not used for more than {days} days would be deactivated",
+                    report.found
+                );
+            } else {
+                println!(
+                    "{} accounts not used for more than {days} days deactivated",
+                    report.deactivated
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use super::forms::FormErrors;
 use super::pages::Layout;
 use super::{AppState, Error, csrf};
 use crate::auth::ChangePasswordError;
-use crate::auth::password::{InputError, Password, policy_min_length};
+use crate::auth::password::{InputError, Password};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -224,7 +224,7 @@ async fn password_page(
         form,
         csrf_token,
         fields: &FIELDS,
-        min_length: policy_min_length(has_mfa),
+        min_length: state.auth.policies().current().await?.password_min(has_mfa),
     };
     Ok((status, jar, Html(page.render()?)).into_response())
 }

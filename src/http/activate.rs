@@ -85,6 +85,6 @@ async fn save(
                 (jar, Redirect::to(&next)).into_response(),
             ))
         }
-        Err(e) => links::failed(&state, jar, FORM, email, e),
+        Err(e) => links::failed(&state, jar, FORM, email, e).await,
     }
 }

@@ -11,7 +11,7 @@ use super::forms::FormErrors;
 use super::pages::Layout;
 use super::{AppState, Error, csrf};
 use crate::account::FlowError;
-use crate::auth::password::{InputError, Password, policy_min_length};
+use crate::auth::password::{InputError, Password};
 
 #[derive(Template)]
 #[template(path = "auth/link_expired.html")]
@@ -83,7 +83,7 @@ pub struct NewPasswordForm {
     pub action: &'static str,
 }
 
-pub fn new_password_page(
+pub async fn new_password_page(
     state: &AppState,
     jar: CookieJar,
     which: NewPasswordForm,
@@ -99,7 +99,7 @@ pub fn new_password_page(
         heading: which.heading,
         action: which.action,
         email,
-        min_length: policy_min_length(false),
+        min_length: state.auth.policies().current().await?.password_min(false),
     };
     Ok(no_referrer(
         (status, jar, Html(page.render()?)).into_response(),
@@ -128,15 +128,18 @@ pub async fn show_form(
         return expired(state, jar);
     };
     match state.lifecycle.link_for(purpose, &handle).await {
-        Ok((_, user)) => new_password_page(
-            state,
-            jar,
-            which,
-            user.email,
-            FormErrors::default(),
-            StatusCode::OK,
-        ),
-        Err(e) => failed(state, jar, which, String::new(), e),
+        Ok((_, user)) => {
+            new_password_page(
+                state,
+                jar,
+                which,
+                user.email,
+                FormErrors::default(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => failed(state, jar, which, String::new(), e).await,
     }
 }
 
@@ -170,7 +173,11 @@ pub async fn read_submission(
     };
     let (_, user) = match state.lifecycle.link_for(purpose, &handle).await {
         Ok(found) => found,
-        Err(e) => return failed(state, jar, which, String::new(), e).map(Submitted::Answered),
+        Err(e) => {
+            return failed(state, jar, which, String::new(), e)
+                .await
+                .map(Submitted::Answered);
+        }
     };
     let mut errors = FormErrors::default();
     match read_new_password(&form.new_password, &form.confirm_password, &mut errors) {
@@ -188,13 +195,14 @@ pub async fn read_submission(
             errors,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
+        .await
         .map(Submitted::Answered),
     }
 }
 
 /// The answer to a failed reset or activation: a policy refusal beside the field, the
 /// expired page, or an internal error.
-pub fn failed(
+pub async fn failed(
     state: &AppState,
     jar: CookieJar,
     which: NewPasswordForm,
@@ -213,6 +221,7 @@ pub fn failed(
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
+            .await
         }
         FlowError::LinkExpired => expired(state, jar),
         other => Err(flow_error(other)),

@@ -175,6 +175,6 @@ async fn save(
                 (jar, Html(page.render()?)).into_response(),
             ))
         }
-        Err(e) => links::failed(&state, jar, FORM, email, e),
+        Err(e) => links::failed(&state, jar, FORM, email, e).await,
     }
 }

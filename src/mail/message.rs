@@ -9,14 +9,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mail {
-    /// A personal invitation: the activation link, valid for 14 days.
+    /// A personal invitation: the activation link, valid for `expires_in` (the policy's
+    /// invitation lifetime in words).
     Invitation {
         given_name: String,
         link: String,
         service: Option<String>,
+        #[serde(default = "fourteen_days")]
+        expires_in: String,
     },
-    /// The link that lets someone choose a new password, valid for 30 minutes.
-    PasswordReset { given_name: String, link: String },
+    /// The link that lets someone choose a new password, valid for `expires_in`.
+    PasswordReset {
+        given_name: String,
+        link: String,
+        #[serde(default = "thirty_minutes")]
+        expires_in: String,
+    },
     /// Tells someone their password changed, with what to do if it was not them.
     PasswordChanged { given_name: String },
     /// Confirms an invitation was accepted.
@@ -51,6 +59,27 @@ pub enum Mail {
     },
     /// `gatehouse mail test`.
     Test,
+}
+
+/// The lifetimes before they became policy settings, for messages queued before then.
+fn fourteen_days() -> String {
+    "14 days".to_owned()
+}
+
+fn thirty_minutes() -> String {
+    "30 minutes".to_owned()
+}
+
+/// A link's lifetime as a message says it: "14 days", "1 day", "30 minutes".
+pub fn lifetime_in_words(lifetime: chrono::Duration) -> String {
+    let (n, unit) = if lifetime.num_minutes() % (24 * 60) == 0 {
+        (lifetime.num_days(), "day")
+    } else if lifetime.num_minutes() % 60 == 0 {
+        (lifetime.num_hours(), "hour")
+    } else {
+        (lifetime.num_minutes(), "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A message ready for the transport.
@@ -99,6 +128,7 @@ impl Mail {
             requester: "",
             organisation: "",
             reason: "",
+            expires_in: "",
             approved: false,
         };
         let v = match self {
@@ -106,15 +136,22 @@ impl Mail {
                 given_name,
                 link,
                 service,
+                expires_in,
             } => View {
                 given_name,
                 link,
                 service: service.as_deref().unwrap_or(""),
+                expires_in,
                 ..blank
             },
-            Self::PasswordReset { given_name, link } => View {
+            Self::PasswordReset {
                 given_name,
                 link,
+                expires_in,
+            } => View {
+                given_name,
+                link,
+                expires_in,
                 ..blank
             },
             Self::PasswordChanged { given_name } | Self::AccountActivated { given_name } => View {
@@ -244,6 +281,7 @@ struct View<'a> {
     requester: &'a str,
     organisation: &'a str,
     reason: &'a str,
+    expires_in: &'a str,
     approved: bool,
 }
 
@@ -295,10 +333,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lifetimes_are_said_in_the_largest_whole_unit() {
+        use chrono::Duration;
+        assert_eq!(lifetime_in_words(Duration::days(14)), "14 days");
+        assert_eq!(lifetime_in_words(Duration::days(1)), "1 day");
+        assert_eq!(lifetime_in_words(Duration::hours(2)), "2 hours");
+        assert_eq!(lifetime_in_words(Duration::minutes(30)), "30 minutes");
+    }
+
+    #[test]
     fn every_message_renders_with_its_link_or_code_and_escapes_html() {
         let reset = Mail::PasswordReset {
             given_name: "Ana <b>".into(),
             link: "https://id.example/reset-password/abc".into(),
+            expires_in: "30 minutes".into(),
         }
         .render("https://id.example")
         .unwrap();
@@ -318,6 +366,7 @@ mod tests {
                 given_name: "Ana".into(),
                 link: "l".into(),
                 service: Some("School Census".into()),
+                expires_in: lifetime_in_words(chrono::Duration::days(7)),
             },
             Mail::PasswordChanged {
                 given_name: "Ana".into(),

@@ -6,7 +6,7 @@ mod message;
 mod transport;
 mod worker;
 
-pub use message::{Mail, Rendered};
+pub use message::{Mail, Rendered, lifetime_in_words};
 pub use transport::{SendError, Transport};
 pub use worker::run_worker;
 

@@ -24,9 +24,11 @@ mod organisations;
 mod outbox;
 mod pending_sign_ins;
 mod people;
+mod policy;
 mod second_factors;
 mod sessions;
 mod staff;
+mod unused_accounts;
 mod users;
 mod webauthn;
 
@@ -51,6 +53,7 @@ pub use people::{HeldServiceRow, PersonRow, like_term};
 pub use second_factors::TotpRow;
 pub use sessions::{NewSession, SessionRow};
 pub use staff::StaffRow;
+pub use unused_accounts::UnusedAccount;
 pub use users::{NewUser, UserRow};
 pub use webauthn::{CredentialRow, NewCredential};
 

@@ -1,7 +1,7 @@
 // The administrator's console in a real browser: an administrator signs in with a passkey
 // (Chromium's virtual authenticator), registers a service and sees its secret once, adds a
-// role, creates the next signing key, adds an organisation, and grants a colleague the helpdesk role. Every page passes axe-core's WCAG 2.2 AA
-// rules.
+// role, creates the next signing key, adds an organisation, grants a colleague the helpdesk role and changes a policy
+// setting. Every page passes axe-core's WCAG 2.2 AA rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, seriousViolations } from './harness.js';
@@ -115,5 +115,17 @@ test('an administrator registers a service and grants a staff role', async () =>
   assert.equal(await page.locator('h1').innerText(), 'Gatehouse console');
   assert.match(await page.locator('main').innerText(), /Signing keys/);
   await assertAccessible(page, 'the console start page');
+
+  await page.getByRole('link', { name: 'Policy settings' }).click();
+  assert.equal(await page.locator('h1').innerText(), 'Policy settings');
+  await assertAccessible(page, 'the policy settings page');
+  await page.getByLabel(/Lock an account after/).fill('5');
+  await page.getByRole('button', { name: 'Save policy settings' }).click();
+  assert.match(await page.locator('.error-summary').innerText(), /Enter a whole number from 10 to 100/);
+  await assertAccessible(page, 'the policy settings page with errors');
+  await page.getByLabel(/Lock an account after/).fill('50');
+  await page.getByRole('button', { name: 'Save policy settings' }).click();
+  assert.match(await page.locator('.notification').innerText(), /policy settings were saved/);
+  assert.equal(await page.getByLabel(/Lock an account after/).inputValue(), '50');
   await context.close();
 });

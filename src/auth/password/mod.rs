@@ -8,4 +8,4 @@ mod worker;
 
 pub use hasher::{HashError, HashParams, PasswordHasher, Verification};
 pub use input::{InputError, Password};
-pub use policy::{PersonalDetails, PolicyViolation, check_new_password, policy_min_length};
+pub use policy::{PersonalDetails, PolicyViolation, check_new_password};

@@ -4,11 +4,6 @@
 
 use super::input::Password;
 
-/// Minimum length, in characters, for an account without a second factor.
-pub const MIN_WITHOUT_MFA: usize = 15;
-/// Minimum length, in characters, for an account with a second factor.
-pub const MIN_WITH_MFA: usize = 8;
-
 /// Words no password here may be built from: this service and the one it replaces.
 const SERVICE_WORDS: &[&str] = &["gatehouse", "authentix"];
 
@@ -68,27 +63,14 @@ pub enum PolicyViolation {
     Common,
 }
 
-/// The shortest new password allowed, in characters.
-pub fn policy_min_length(has_mfa: bool) -> usize {
-    if has_mfa {
-        MIN_WITH_MFA
-    } else {
-        MIN_WITHOUT_MFA
-    }
-}
-
-/// Checks a new password against the policy. `has_mfa` lowers the minimum length.
+/// Checks a new password against the policy: at least `min` characters (the administrator's
+/// setting, lower for people with 2-step verification; see `crate::policy`).
 pub fn check_new_password(
     password: &Password,
-    has_mfa: bool,
+    min: usize,
     details: &PersonalDetails<'_>,
 ) -> Result<(), PolicyViolation> {
     let text = password.expose();
-    let min = if has_mfa {
-        MIN_WITH_MFA
-    } else {
-        MIN_WITHOUT_MFA
-    };
     if text.chars().count() < min {
         return Err(PolicyViolation::TooShort { min });
     }
@@ -165,7 +147,8 @@ mod tests {
             family_name: "Quinn",
             organisations: &["St Bede’s Junior School, Oakhurst"],
         };
-        check_new_password(&Password::from_input(password).unwrap(), has_mfa, &details)
+        let min = crate::policy::Policy::default().password_min(has_mfa);
+        check_new_password(&Password::from_input(password).unwrap(), min, &details)
     }
 
     #[test]

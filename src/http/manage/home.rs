@@ -11,7 +11,7 @@ use super::StaffUser;
 use crate::staff::{Capability, StaffRole};
 
 /// The console's pages, each with the capability that opens it.
-const PAGES: [(&str, &str, &str, Capability); 8] = [
+const PAGES: [(&str, &str, &str, Capability); 9] = [
     (
         "/manage/accounts",
         "Find an account",
@@ -53,6 +53,12 @@ const PAGES: [(&str, &str, &str, Capability); 8] = [
         "Organisations",
         "Add an organisation GIAS does not list, correct one.",
         Capability::ManageOrganisations,
+    ),
+    (
+        "/manage/policy",
+        "Policy settings",
+        "Password lengths, the lock after failed sign-ins, link lifetimes, unused accounts.",
+        Capability::ManagePolicy,
     ),
     (
         "/manage/staff",

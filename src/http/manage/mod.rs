@@ -5,11 +5,13 @@ mod account;
 mod account_actions;
 mod accounts;
 mod api;
+mod api_changes;
 mod audit;
 mod home;
 mod keys;
 mod migration;
 mod organisations;
+mod policy;
 mod requests;
 mod services;
 mod staff;
@@ -76,7 +78,26 @@ pub fn router() -> Router<AppState> {
         .route("/manage", get(home::home))
         .route("/manage/api/openapi.json", get(api::openapi))
         .route("/manage/api/accounts", get(api::accounts))
-        .route("/manage/api/accounts/{id}", get(api::account))
+        .route(
+            "/manage/api/accounts/{id}",
+            get(api::account).patch(api_changes::rename),
+        )
+        .route(
+            "/manage/api/accounts/{id}/actions",
+            axum::routing::post(api_changes::act),
+        )
+        .route(
+            "/manage/api/accounts/{id}/memberships",
+            axum::routing::post(api_changes::join),
+        )
+        .route(
+            "/manage/api/accounts/{id}/memberships/{organisation_id}",
+            axum::routing::delete(api_changes::leave),
+        )
+        .route(
+            "/manage/api/accounts/{id}/memberships/{organisation_id}/services",
+            axum::routing::put(api_changes::set_services),
+        )
         .route("/manage/api/organisations", get(api::organisations))
         .route("/manage/api/services", get(api::services))
         .route("/manage/api/audit", get(api::audit))
@@ -126,6 +147,7 @@ pub fn router() -> Router<AppState> {
             "/manage/services/{id}/roles/remove",
             axum::routing::post(services::remove_role),
         )
+        .route("/manage/policy", get(policy::policy).post(policy::save))
         .route("/manage/staff", get(staff::staff))
         .route("/manage/staff/grant", axum::routing::post(staff::grant))
         .route("/manage/staff/revoke", axum::routing::post(staff::revoke))
