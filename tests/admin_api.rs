@@ -2,7 +2,9 @@
 //! client_credentials token with admin scopes finds accounts, reads one, lists organisations
 //! and services and searches the audit trail; every call is audited under the service; a
 //! token without the scope gets 403 insufficient_scope, no token or a person's token 401;
-//! bad parameters 400; the OpenAPI document describes it all.
+//! bad parameters 400; the OpenAPI document describes it all. With `admin.accounts.write` it
+//! makes the helpdesk's changes, with the same reasons, refusals and audit; unknown body
+//! fields are a 400. A signed-in person's browser session is refused and audited.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
@@ -13,7 +15,11 @@ use gatehouse::audit::{Actor, RequestContext};
 use gatehouse::directory::Level;
 use gatehouse::oidc::GrantType;
 
-both_engines!(automation_reads_accounts_directory_and_audit);
+both_engines!(
+    automation_reads_accounts_directory_and_audit,
+    automation_changes_accounts_as_the_helpdesk_would,
+    a_signed_in_session_is_refused_and_audited
+);
 
 const ANA: &str = "ana.lopez@oakhurst.example";
 
@@ -189,4 +195,278 @@ async fn automation_reads_accounts_directory_and_audit(engine: Engine) {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+}
+
+/// Sends `body` as JSON with `method` to `path` with `token`; (status, JSON answer).
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let answer = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (
+        status,
+        answer.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+async fn automation_changes_accounts_as_the_helpdesk_would(engine: Engine) {
+    use reqwest::Method;
+    use serde_json::json;
+
+    let app = TestApp::spawn(engine).await;
+    let directory = app.directory_with_schools().await;
+    app.organisation_service(
+        &directory,
+        "census",
+        "openid organisation",
+        &[("submitter", "Submitter")],
+    )
+    .await;
+    let ana_id = app.create_named_user(ANA, "Ana", "Lopez", PASSWORD).await;
+    let ana = ana_id.to_string();
+    let robot = app
+        .register(Spec {
+            grants: vec![GrantType::ClientCredentials],
+            scopes: "admin.accounts admin.accounts.write",
+            ..Spec::confidential("automation")
+        })
+        .await;
+    let secret = robot.secret.as_deref().unwrap();
+    let read_only = token(&app, "automation", secret, "admin.accounts").await;
+    let write = token(&app, "automation", secret, "admin.accounts.write").await;
+    let why = |extra: serde_json::Value| {
+        let mut body = json!({ "reason": "correcting_records", "note": "HR feed 2026-11-27" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let path = format!("/manage/api/accounts/{ana}");
+
+    // Reading is not writing.
+    let (status, body) = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &read_only,
+        why(json!({ "given_name": "Anna", "family_name": "Lopez" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+
+    // Mass assignment: a field the endpoint does not take is a 400, nothing changes.
+    let (status, body) = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &write,
+        why(
+            json!({ "given_name": "Anna", "family_name": "Lopez", "status": "active",
+            "email_verified": true }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field")
+    );
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}/actions"),
+        &write,
+        why(json!({ "action": "deactivate", "role": "admin" })),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let row = || async { app.store.user_by_id(&ana_id).await.unwrap().unwrap() };
+    assert_eq!(
+        (row().await.given_name, row().await.status),
+        ("Ana".into(), "active".into())
+    );
+
+    // A reason from the fixed list and a note are required.
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}/actions"),
+        &write,
+        json!({ "action": "deactivate", "reason": "because", "note": "" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("reason: Select a reason")
+    );
+
+    // Changes: a name, an organisation, its services, a deactivation; each audited once
+    // under the service.
+    let (status, body) = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &write,
+        why(json!({ "given_name": "Anna", "family_name": "López" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(row().await.given_name, "Anna");
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}/memberships"),
+        &write,
+        why(json!({ "organisation": "100019", "level": "member" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let school = app
+        .store
+        .organisation_by_urn("100019")
+        .await
+        .unwrap()
+        .unwrap();
+    let services = format!("{path}/memberships/{}/services", school.id);
+    let (status, body) = send(
+        &app,
+        Method::PUT,
+        &services,
+        &write,
+        why(json!({ "services": [{ "service": "census", "roles": ["owner"] }] })),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = send(
+        &app,
+        Method::PUT,
+        &services,
+        &write,
+        why(json!({ "services": [{ "service": "census", "roles": ["submitter"] }] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.store
+            .access_roles(&ana, &school.id, "census")
+            .await
+            .unwrap(),
+        vec!["submitter".to_owned()]
+    );
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/manage/api/accounts/nobody/actions",
+        &write,
+        why(json!({ "action": "unlock" })),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}/actions"),
+        &write,
+        why(json!({ "action": "unlock" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        &format!("{path}/actions"),
+        &write,
+        why(json!({ "action": "deactivate" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(row().await.status, "deactivated");
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        &format!("{path}/memberships/{}", school.id),
+        &write,
+        why(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        app.store
+            .membership(&ana, &school.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let trail = app.audit_of(&ana_id).await;
+    for action in [
+        "user.renamed",
+        "membership.added",
+        "access.granted",
+        "user.status_changed",
+        "membership.removed",
+    ] {
+        let found: Vec<_> = trail.iter().filter(|e| e.action == action).collect();
+        assert_eq!(found.len(), 1, "{action}");
+        assert_eq!(found[0].actor, "service:automation", "{action}");
+        assert_eq!(
+            found[0].reason.as_deref(),
+            Some("correcting_records"),
+            "{action}"
+        );
+    }
+
+    // Described by the code.
+    let (_, doc, _) = get(&app, "/manage/api/openapi.json", None).await;
+    assert!(doc["paths"]["/manage/api/accounts/{id}"]["patch"].is_object());
+    assert!(doc["paths"]["/manage/api/accounts/{id}/actions"]["post"].is_object());
+    assert!(
+        doc["paths"]["/manage/api/accounts/{id}/memberships/{organisation_id}/services"]["put"]
+            .is_object()
+    );
+}
+
+async fn a_signed_in_session_is_refused_and_audited(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let hana = app
+        .create_named_user("hana.ito@helpdesk.example", "Hana", "Ito", PASSWORD)
+        .await;
+    let browser = app
+        .verified_browser("hana.ito@helpdesk.example", PASSWORD)
+        .await;
+    let answer = browser.get("/manage/api/accounts?q=ana").await;
+    assert_eq!(answer.status(), 403);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+    let refused: Vec<_> = app
+        .audit_of(&hana)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "staff.refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].reason.as_deref(), Some("session_on_admin_api"));
 }

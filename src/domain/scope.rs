@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// The scopes a service may be allowed; all but the admin ones may be asked of a person.
-pub const KNOWN_SCOPES: [&str; 8] = [
+pub const KNOWN_SCOPES: [&str; 9] = [
     "openid",
     "profile",
     "email",
@@ -13,6 +13,7 @@ pub const KNOWN_SCOPES: [&str; 8] = [
     "admin.accounts",
     "admin.directory",
     "admin.audit",
+    "admin.accounts.write",
 ];
 
 /// The admin API's scopes start so. They are only ever granted to a service's own
@@ -26,7 +27,7 @@ pub struct Scopes(BTreeSet<String>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown scope {0:?}; known scopes are openid, profile, email, offline_access, organisation, \
-     admin.accounts, admin.directory and admin.audit"
+     admin.accounts, admin.accounts.write, admin.directory and admin.audit"
 )]
 pub struct UnknownScope(pub String);
 

@@ -1,9 +1,10 @@
 //! `/manage/api/…`: the admin API for automation. A service calls it with its own
 //! `client_credentials` access token (never one that speaks for a person) carrying admin
-//! scopes: `admin.accounts` (find accounts, read one), `admin.directory` (organisations and
-//! services), `admin.audit` (read the trail). The same use cases and audit as the console;
-//! the audit trail names the service. Described by `/manage/api/openapi.json`, generated
-//! from this code.
+//! scopes: `admin.accounts` (find accounts, read one), `admin.accounts.write` (the
+//! helpdesk's changes, in `api_changes`), `admin.directory` (organisations and services),
+//! `admin.audit` (read the trail). The same use cases and audit as the console; the audit
+//! trail names the service. A signed-in person's session is refused (403, audited). Described
+//! by `/manage/api/openapi.json`, generated from this code.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -15,8 +16,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::super::client::Client as Caller;
+use super::super::current_user::MaybeUser;
 use super::super::oidc::responses::bearer_error;
 use super::super::{AppState, Error};
+use super::api_changes;
 use crate::admin::{OnDuty, Search};
 use crate::audit::{Action, AuditEvent};
 use crate::domain::UserStatus;
@@ -28,6 +31,10 @@ const API_PAGE: i64 = 200;
 
 /// A service with an active `client_credentials` token, and what its admin scopes allow.
 pub struct ApiCaller(OnDuty);
+
+/// Why a browser session is refused.
+const NOT_FOR_SESSIONS: &str =
+    "the admin API takes a service's client_credentials token, not a signed-in session";
 
 fn rfc3339(millis: i64) -> String {
     DateTime::from_timestamp_millis(millis)
@@ -57,7 +64,9 @@ impl FromRequestParts<AppState> for ApiCaller {
             )
         };
         let Some(token) = token else {
-            return Err(unauthorized());
+            return Err(refuse_session(parts, state)
+                .await
+                .unwrap_or_else(unauthorized));
         };
         let active = state
             .oidc
@@ -73,6 +82,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             ("admin.accounts", Capability::FindAccounts),
             ("admin.directory", Capability::ReadDirectory),
             ("admin.audit", Capability::ReadAudit),
+            (super::api_changes::WRITE_SCOPE, Capability::HelpAccounts),
         ]
         .into_iter()
         .filter(|(scope, _)| scopes.contains(scope))
@@ -82,8 +92,29 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
+/// A call with no token but a signed-in person's session cookie: 403, and the attempt
+/// audited as the person's (staff probing the API from a browser should show up); `None` when
+/// there is no session either.
+async fn refuse_session(parts: &mut Parts, state: &AppState) -> Option<Response> {
+    let MaybeUser(Some(current)) = MaybeUser::from_request_parts(parts, state).await.ok()? else {
+        return None;
+    };
+    let event = AuditEvent::new(Action::HelpdeskRefused)
+        .failed("session_on_admin_api")
+        .actor(&current.user.user_id())
+        .details(serde_json::json!({ "path": parts.uri.path() }));
+    if let Err(e) = state.helpdesk.record(event).await {
+        return Some(Error::from(e).into_response());
+    }
+    Some(bearer_error(
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+        NOT_FOR_SESSIONS,
+    ))
+}
+
 /// A call whose token lacks the scope it needs (RFC 6750 §3.1).
-struct ScopeRefused(&'static str);
+pub(super) struct ScopeRefused(&'static str);
 
 impl IntoResponse for ScopeRefused {
     fn into_response(self) -> Response {
@@ -94,7 +125,11 @@ impl IntoResponse for ScopeRefused {
 
 impl ApiCaller {
     /// The caller, if its scopes give `capability`.
-    fn needs(&self, capability: Capability, scope: &'static str) -> Result<&OnDuty, ScopeRefused> {
+    pub(super) fn needs(
+        &self,
+        capability: Capability,
+        scope: &'static str,
+    ) -> Result<&OnDuty, ScopeRefused> {
         if self.0.can(capability) {
             Ok(&self.0)
         } else {
@@ -138,7 +173,7 @@ pub struct AccountsQuery {
     page: Option<i64>,
 }
 
-fn bad_request(why: &str) -> Response {
+pub(super) fn bad_request(why: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(serde_json::json!({ "error": "invalid_request", "error_description": why })),
@@ -477,8 +512,12 @@ pub async fn audit(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Gatehouse admin API", description = "For automation: a service's own client_credentials token with admin scopes."),
-    paths(accounts, account, organisations, services, audit),
-    components(schemas(AccountPage, AccountSummary, AccountDetail, Membership, ServiceAccess, Organisation, Service, Event, EventPage)),
+    paths(accounts, account, organisations, services, audit, api_changes::act, api_changes::rename,
+        api_changes::join, api_changes::leave, api_changes::set_services),
+    components(schemas(AccountPage, AccountSummary, AccountDetail, Membership, ServiceAccess, Organisation, Service, Event, EventPage,
+        api_changes::ActionRequest, api_changes::NameRequest, api_changes::MembershipRequest,
+        api_changes::ReasonRequest, api_changes::ServiceChoice, api_changes::ServicesRequest,
+        api_changes::Done)),
     modifiers(&BearerAuth)
 )]
 pub struct AdminApi;
