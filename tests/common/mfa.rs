@@ -57,7 +57,9 @@ pub fn secret_on(html: &str) -> String {
     let start = html.find("class=\"secret\"").unwrap();
     let code = html[start..].find("<code>").unwrap() + start + 6;
     let end = html[code..].find("</code>").unwrap() + code;
-    html[code..end].replace(' ', "")
+    let secret = html[code..end].replace(' ', "");
+    super::leaks::remember(&secret);
+    secret
 }
 
 /// The recovery codes on a "Save your recovery codes" page.
@@ -68,6 +70,7 @@ pub fn recovery_codes_on(html: &str) -> Vec<String> {
         .split("<code>")
         .skip(1)
         .map(|s| s.split("</code>").next().unwrap().to_owned())
+        .inspect(|code| super::leaks::remember(code))
         .collect()
 }
 

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod directory;
 pub mod keys;
+pub mod leaks;
 pub mod mfa;
 pub mod oidc;
 pub mod proxy;
@@ -40,7 +41,8 @@ macro_rules! both_engines {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name($crate::common::Engine::Sqlite).await;
+                    $crate::common::leaks::watched(super::$name($crate::common::Engine::Sqlite))
+                        .await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +50,10 @@ macro_rules! both_engines {
                     if !$crate::common::postgres_wanted() {
                         return;
                     }
-                    super::$name($crate::common::Engine::Postgres).await;
+                    $crate::common::leaks::watched(super::$name(
+                        $crate::common::Engine::Postgres,
+                    ))
+                    .await;
                 }
             }
         )*
@@ -169,6 +174,7 @@ impl TestApp {
     /// Starts the server on a database prepared by the test.
     pub async fn spawn_on(db: impl Into<Arc<FreshDb>>, extra_toml: &str) -> Self {
         let db: Arc<FreshDb> = db.into();
+        leaks::watch(&db);
         let config_path = db.dir.path().join("gatehouse.toml");
         // Bound first so the issuer can name the port, as relying parties need it to.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -268,6 +274,7 @@ impl TestApp {
         password: &str,
     ) -> gatehouse::domain::UserId {
         use gatehouse::account::{Accounts, NewAccount};
+        leaks::remember(password);
         use gatehouse::auth::password::{HashParams, Password, PasswordHasher};
         let hasher = PasswordHasher::new(
             HashParams::default(),
@@ -387,6 +394,7 @@ impl Browser {
         email: &str,
         password: &str,
     ) -> reqwest::Response {
+        leaks::remember(password);
         self.post(
             "/sign-in",
             &[
@@ -400,6 +408,7 @@ impl Browser {
 
     /// Fills in and submits the sign-in form.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        leaks::remember(password);
         let token = self.csrf("/sign-in").await;
         self.post(
             "/sign-in",

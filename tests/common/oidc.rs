@@ -117,9 +117,13 @@ impl TestApp {
             .register_client(client, Actor::Cli, &RequestContext::default())
             .await
             .unwrap();
+        let secret = secret.map(|s| s.expose_secret().to_owned());
+        if let Some(secret) = &secret {
+            super::leaks::remember(secret);
+        }
         Registered {
             id: client.id,
-            secret: secret.map(|s| s.expose_secret().to_owned()),
+            secret,
         }
     }
 
@@ -180,6 +184,9 @@ pub async fn http(request: HttpRequest) -> Result<HttpResponse, HttpError> {
         .bytes()
         .await
         .map_err(|e| HttpError(e.to_string()))?;
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
+        super::leaks::remember_tokens(&json);
+    }
     out.body(body.to_vec())
         .map_err(|e| HttpError(e.to_string()))
 }
@@ -226,7 +233,11 @@ pub async fn authorize(
         assert_eq!(status, 303, "unexpected status at {next}");
         let to = absolute(browser, &location(&response));
         if to.starts_with("http://127.0.0.1:9/") {
-            return url::Url::parse(&to).unwrap();
+            let url = url::Url::parse(&to).unwrap();
+            if let Some(code) = param(&url, "code") {
+                super::leaks::remember(&code);
+            }
+            return url;
         }
         if to.contains("/sign-in") {
             let page = browser

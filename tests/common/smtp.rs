@@ -65,6 +65,9 @@ impl Received {
         let at = text.find(&start)?;
         let rest = &text[at + start.len()..];
         let secret: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        if secret.len() == 64 {
+            super::leaks::remember(&secret);
+        }
         (secret.len() == 64).then(|| format!("{start}{secret}"))
     }
 }
@@ -303,6 +306,7 @@ impl super::Browser {
         password: &str,
         confirm: &str,
     ) -> reqwest::Response {
+        super::leaks::remember(password);
         self.post(
             path,
             &[
