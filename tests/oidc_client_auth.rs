@@ -10,7 +10,10 @@ use common::{ClockExt, Engine, TestApp};
 use gatehouse::crypto::{SigningAlg, SigningKey, sign_jwt};
 use gatehouse::oidc::{AuthMethod, GrantType};
 
-both_engines!(private_key_jwt_needs_the_registered_key_our_audience_and_a_live_expiry);
+both_engines!(
+    private_key_jwt_needs_the_registered_key_our_audience_and_a_live_expiry,
+    replayed_and_forged_assertions_are_refused
+);
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -104,4 +107,64 @@ async fn private_key_jwt_needs_the_registered_key_our_audience_and_a_live_expiry
         assert_eq!(status, 401, "{what}");
         assert_eq!(body["error"], "invalid_client", "{what}");
     }
+}
+
+/// An assertion is single use (its `jti` is remembered until it expires), and one not signed
+/// by the registered key — `alg: none`, HS256 keyed with the public key, another key under an
+/// unknown `kid` — never authenticates the service.
+async fn replayed_and_forged_assertions_are_refused(engine: Engine) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let app = TestApp::spawn(engine).await;
+    let (registered, _) = SigningKey::generate("service-key-1".into(), SigningAlg::Es256).unwrap();
+    let (stranger, _) = SigningKey::generate("unknown-kid".into(), SigningAlg::Es256).unwrap();
+    let public = registered.public_jwk();
+    app.register(Spec {
+        auth_method: AuthMethod::PrivateKeyJwt,
+        grants: vec![GrantType::ClientCredentials],
+        jwks: Some(serde_json::json!({ "keys": [public.clone()] })),
+        ..Spec::confidential("signed-service")
+    })
+    .await;
+    let token_url = app.url("/token");
+
+    let once = assertion(&app, &registered, &token_url, 60, "signed-service");
+    assert_eq!(token_status(&app, &once).await.0, 200);
+    let (status, body) = token_status(&app, &once).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "replayed"
+    );
+
+    let fresh = assertion(&app, &registered, &token_url, 120, "signed-service");
+    let claims = fresh.split('.').nth(1).unwrap().to_owned();
+    let enc = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap());
+    let none = format!("{}.{claims}.", enc(serde_json::json!({ "alg": "none" })));
+    let hs_input = format!(
+        "{}.{claims}",
+        enc(serde_json::json!({ "alg": "HS256", "kid": "service-key-1" }))
+    );
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        &serde_json::to_vec(&public).unwrap(),
+    );
+    let mac = aws_lc_rs::hmac::sign(&key, hs_input.as_bytes());
+    let hs256 = format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
+    let unknown_kid = assertion(&app, &stranger, &token_url, 90, "signed-service");
+    for (what, forged) in [
+        ("alg none", none),
+        ("HS256 with the public key", hs256),
+        ("unknown kid", unknown_kid),
+    ] {
+        let (status, body) = token_status(&app, &forged).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{what}"
+        );
+    }
+    // The fresh assertion was never used, so it still works: the forgeries spent nothing.
+    assert_eq!(token_status(&app, &fresh).await.0, 200);
 }

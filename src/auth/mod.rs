@@ -133,6 +133,8 @@ impl Auth {
         // Pre-authentication state must stay bounded: watch it.
         let live = self.store.live_challenges(now).await?;
         metrics::gauge!("webauthn_challenges_live").set(live as f64);
+        let pending = self.store.count_authorization_requests().await?;
+        metrics::gauge!("authorization_requests_stored").set(pending as f64);
         self.store
             .delete_stale_totp_setups(now - Duration::hours(1))
             .await?;

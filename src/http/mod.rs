@@ -23,6 +23,7 @@ mod organisation;
 mod pages;
 mod passkey_sign_in;
 mod request_access;
+mod request_limits;
 mod reset;
 mod return_to;
 mod second_step;
@@ -32,6 +33,7 @@ mod state;
 
 pub use error::Error;
 pub use observe::current_request_id;
+pub(crate) use oidc::parse_token_request;
 pub use state::AppState;
 
 use std::time::Duration;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             security_headers::Https(config.issuer.is_https()),
             security_headers::apply,
         ))
+        .layer(axum::middleware::from_fn(request_limits::limit))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

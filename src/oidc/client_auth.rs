@@ -97,7 +97,8 @@ impl Oidc {
                     .as_deref()
                     .filter(|_| creds.assertion_type.as_deref() == Some(JWT_BEARER))
                     .ok_or(fail("client authentication failed"))?;
-                let Some((jti, exp)) = self.assertion_is_valid(&client, assertion, audience, now)
+                let Some((jti, exp)) =
+                    assertion_claims(&client, assertion, audience, self.issuer.as_str(), now)
                 else {
                     return Err(fail("client authentication failed"));
                 };
@@ -122,74 +123,74 @@ impl Oidc {
             }
         }
     }
+}
 
-    /// RFC 7523 §3: `iss` and `sub` are the client id, `aud` names us, it has not expired,
-    /// it has a `jti`, and it is signed by one of the service's registered keys. Returns the
-    /// `jti` and `exp` for the replay check.
-    fn assertion_is_valid(
-        &self,
-        client: &Client,
-        assertion: &str,
-        audience: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<(String, i64)> {
-        let Some(jwks) = &client.jwks else {
-            return None;
+/// RFC 7523 §3: `iss` and `sub` are the client id, `aud` names us, it has not expired,
+/// it has a `jti`, and it is signed by one of the service's registered keys. Returns the
+/// `jti` and `exp` for the replay check. `audience` is the endpoint's URL; the issuer is
+/// accepted too. Pure, so it is fuzzed (`fuzz/fuzz_targets/client_assertion.rs`).
+pub fn assertion_claims(
+    client: &Client,
+    assertion: &str,
+    audience: &str,
+    issuer: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(String, i64)> {
+    let Some(jwks) = &client.jwks else {
+        return None;
+    };
+    let Ok(header) = decode_unverified_header(assertion) else {
+        return None;
+    };
+    let Ok(alg) = header.alg.parse::<SigningAlg>() else {
+        return None;
+    };
+    let mut parts = assertion.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let (Ok(claims), Ok(signature)) = (URL_SAFE_NO_PAD.decode(c), URL_SAFE_NO_PAD.decode(s)) else {
+        return None;
+    };
+    let message = &assertion[..h.len() + 1 + c.len()];
+    let signed = jwks.keys().iter().any(|key: &CoreJsonWebKey| {
+        let kid_ok = match (&header.kid, key.key_id()) {
+            (Some(want), Some(have)) => want == have.as_str(),
+            _ => true,
         };
-        let Ok(header) = decode_unverified_header(assertion) else {
-            return None;
-        };
-        let Ok(alg) = header.alg.parse::<SigningAlg>() else {
-            return None;
-        };
-        let mut parts = assertion.split('.');
-        let (Some(h), Some(c), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        let (Ok(claims), Ok(signature)) = (URL_SAFE_NO_PAD.decode(c), URL_SAFE_NO_PAD.decode(s))
-        else {
-            return None;
-        };
-        let message = &assertion[..h.len() + 1 + c.len()];
-        let signed = jwks.keys().iter().any(|key: &CoreJsonWebKey| {
-            let kid_ok = match (&header.kid, key.key_id()) {
-                (Some(want), Some(have)) => want == have.as_str(),
-                _ => true,
-            };
-            kid_ok
-                && key
-                    .verify_signature(&alg.core(), message.as_bytes(), &signature)
-                    .is_ok()
-        });
-        if !signed {
-            return None;
-        }
-        let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&claims) else {
-            return None;
-        };
-        let str_claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
-        let aud_ok = match claims.get("aud") {
-            Some(serde_json::Value::String(a)) => a == audience || a == self.issuer.as_str(),
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .any(|v| v.as_str() == Some(audience) || v.as_str() == Some(self.issuer.as_str())),
-            _ => false,
-        };
-        let exp = claims
-            .get("exp")
-            .and_then(serde_json::Value::as_i64)
-            .filter(|exp| *exp > now.timestamp() && *exp <= now.timestamp() + 600)?;
-        let jti = str_claim("jti").filter(|j| !j.is_empty() && j.len() <= 200)?;
-        (str_claim("iss") == Some(&client.id) && str_claim("sub") == Some(&client.id) && aud_ok)
-            .then(|| (jti.to_owned(), exp))
+        kid_ok
+            && key
+                .verify_signature(&alg.core(), message.as_bytes(), &signature)
+                .is_ok()
+    });
+    if !signed {
+        return None;
     }
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&claims) else {
+        return None;
+    };
+    let str_claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+    let aud_ok = match claims.get("aud") {
+        Some(serde_json::Value::String(a)) => a == audience || a == issuer,
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .any(|v| v.as_str() == Some(audience) || v.as_str() == Some(issuer)),
+        _ => false,
+    };
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .filter(|exp| *exp > now.timestamp() && *exp <= now.timestamp() + 600)?;
+    let jti = str_claim("jti").filter(|j| !j.is_empty() && j.len() <= 200)?;
+    (str_claim("iss") == Some(&client.id) && str_claim("sub") == Some(&client.id) && aud_ok)
+        .then(|| (jti.to_owned(), exp))
 }
 
 /// The `sub` of a client assertion, read before its signature is checked, only to find
 /// which service's keys to check it with.
-fn assertion_subject(assertion: &str) -> Option<String> {
+pub fn assertion_subject(assertion: &str) -> Option<String> {
     let claims = assertion.split('.').nth(1)?;
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;

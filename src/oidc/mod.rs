@@ -3,6 +3,7 @@
 //! and who must be told when a session ends.
 
 mod authorize;
+mod authorize_params;
 mod claims;
 mod client;
 mod client_auth;
@@ -16,9 +17,10 @@ mod organisation;
 mod tokens;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, Next, Prompt, ResponseMode};
+pub use authorize_params::{authorization_for, requested_client_id};
 pub use claims::{IdClaims, email_verified, session_sid, user_claims};
 pub use client::{AuthMethod, Client, ClientKind, GrantType};
-pub use client_auth::{ClientAuthError, ClientCredentials};
+pub use client_auth::{ClientAuthError, ClientCredentials, assertion_claims, assertion_subject};
 pub use clients::{ClientAdminError, describe};
 pub use codes::{ACR_MFA, ACR_PASSWORD, IssuedCode};
 pub use error::{OAuthError, OAuthErrorCode};
@@ -34,6 +36,14 @@ use crate::store::Store;
 
 /// How long an /authorize request may wait for sign-in and consent.
 pub const PENDING_REQUEST_TTL: chrono::Duration = chrono::Duration::minutes(30);
+
+/// Pending requests one IP address may start: generous (a whole school signs in from one
+/// address at 9 o'clock), but a flood stays bounded at about burst + 30 minutes of refill
+/// rows per address.
+pub const PENDING_PER_IP: crate::auth::throttle::IpLimit = crate::auth::throttle::IpLimit {
+    burst: 300,
+    per_minute: 120,
+};
 /// Authorization codes live 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL: chrono::Duration = chrono::Duration::seconds(60);
 

@@ -60,6 +60,15 @@ impl Store {
         Ok(())
     }
 
+    /// How many authorization requests are stored (live or not yet swept), to watch that a
+    /// flood stays bounded.
+    pub async fn count_authorization_requests(&self) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM authorization_requests";
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_scalar::<_, i64>(SQL).fetch_one(pool).await?
+        }))
+    }
+
     /// The stored request JSON and its creation time, if it is still pending.
     pub async fn authorization_request(
         &self,

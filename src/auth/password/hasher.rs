@@ -134,6 +134,9 @@ impl PasswordHasher {
         let needs_rehash = real && self.is_outdated(&phc);
         let bytes = password.expose().as_bytes().to_vec();
         let matches = self.run(move |worker| worker.verify(&bytes, &phc)).await?;
+        // Counted whether or not an account was found: one verification per attempt is what
+        // keeps sign-in timing from telling who has an account.
+        metrics::counter!("password_verifications_total").increment(1);
         Ok(Verification {
             matches: matches && real,
             needs_rehash: matches && needs_rehash,

@@ -54,8 +54,11 @@ async fn start(
     let issuer = state.config.issuer.as_str();
     match state.oidc.validate_authorization(params).await {
         Ok((client, request)) => {
-            let id = match state.oidc.save_pending(&request).await {
+            let id = match state.oidc.save_pending(&request, ctx.ip.as_deref()).await {
                 Ok(id) => id,
+                Err(AuthorizeError::Throttled(wait)) => {
+                    return Ok(super::super::error::too_many_attempts(wait));
+                }
                 Err(AuthorizeError::Internal(e)) => return Err(e.into()),
                 Err(_) => return Err(Error::NotFound),
             };
@@ -79,6 +82,7 @@ async fn start(
             &error,
             issuer,
         )),
+        Err(AuthorizeError::Throttled(wait)) => Ok(super::super::error::too_many_attempts(wait)),
         Err(AuthorizeError::Internal(e)) => Err(e.into()),
     }
 }

@@ -73,3 +73,20 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredent
         assertion: params.get("client_assertion")?.map(str::to_owned),
     })
 }
+
+/// Parses a token request as the endpoint does, for `crate::fuzzing`.
+pub(crate) fn parse_token_request(headers: &HeaderMap, body: &[u8]) {
+    let params = Params::parse(body);
+    let _ = params.first_repeated();
+    for name in [
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "scope",
+    ] {
+        let _ = params.get(name);
+    }
+    let _ = credentials(headers, &params);
+}

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod client_auth;
+pub(crate) use client_auth::parse_token_request;
 mod consent;
 mod discovery;
 mod end_session;

@@ -143,6 +143,11 @@ impl ErrorPage {
                 "What you sent is too large",
                 "Go back and try again with less information.",
             ),
+            StatusCode::URI_TOO_LONG | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+                "request_too_large",
+                "That web address or request is too long",
+                "If you followed a link, it may be broken. Go back and try again.",
+            ),
             _ => (
                 "server_error",
                 "Sorry, there is a problem with the service",
