@@ -17,6 +17,8 @@ mod authentix_migration;
 mod cli;
 mod cli_services;
 mod email_change;
+mod fault_database;
+mod fault_two_nodes;
 mod fuzz_regressions;
 mod gias_import;
 mod health;

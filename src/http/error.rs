@@ -57,6 +57,16 @@ impl IntoResponse for Error {
         match self {
             Self::NotFound => error_page(StatusCode::NOT_FOUND, false),
             Self::Forbidden => error_page(StatusCode::FORBIDDEN, false),
+            Self::Store(e) | Self::Auth(AuthError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable; asked the person to retry");
+                page_with_detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Gatehouse cannot reach its records for a moment. Wait a few seconds, then \
+                     try again."
+                        .to_owned(),
+                    BUSY_RETRY_SECONDS,
+                )
+            }
             Self::Auth(e) if e.is_busy() => {
                 tracing::warn!("password hashing is saturated; asked the person to retry");
                 page_with_detail(

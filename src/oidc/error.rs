@@ -85,6 +85,13 @@ impl OAuthError {
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable in an OAuth request");
+            return Self::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                "The service is briefly unavailable; try again shortly",
+            );
+        }
         tracing::error!(error = %e, "store error in an OAuth request");
         Self::server_error()
     }

@@ -194,3 +194,13 @@ impl Write for Sink {
         Ok(())
     }
 }
+
+/// The captured server log lines that contain `needle` (for a test's failure message).
+pub fn log_lines_with(needle: &str) -> Vec<String> {
+    let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
+    String::from_utf8_lossy(&logs)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
