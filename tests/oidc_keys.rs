@@ -16,7 +16,8 @@ use gatehouse::oidc::GrantType;
 
 both_engines!(
     rotation_keeps_tokens_valid_and_switches_signing_on_time,
-    keys_readable_by_others_stop_the_server
+    keys_readable_by_others_stop_the_server,
+    a_service_refreshing_through_a_rotation_never_meets_an_unknown_kid
 );
 
 async fn machine_token(app: &TestApp, service: &Registered) -> String {
@@ -171,4 +172,106 @@ async fn keys_readable_by_others_stop_the_server(engine: Engine) {
         assert!(message.contains("chmod 600"), "{message}");
         assert_eq!(refused.exit_code(), 2);
     }
+}
+
+/// A relying service that caches the JWKS for ten minutes and refreshes its tokens every ten
+/// minutes, through a rotation (the next key published an hour before it signs) and the
+/// old key's retirement: every ID and access token it receives is signed by a key already in
+/// its cache, so it never has to refetch the key set mid-flight (issue 9).
+async fn a_service_refreshing_through_a_rotation_never_meets_an_unknown_kid(engine: Engine) {
+    use common::oidc::{PASSWORD, REDIRECT, authorize, param};
+    use oauth2::PkceCodeChallenge;
+
+    let app = TestApp::spawn(engine).await;
+    let email = "pat.okafor@school.example";
+    app.create_user(email, PASSWORD).await;
+    let service = app.register(Spec::confidential("portal")).await;
+    let me = app.browser();
+    me.sign_in(email, PASSWORD).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}?client_id=portal&redirect_uri={}&response_type=code&scope=openid%20offline_access\
+         &code_challenge={}&code_challenge_method=S256",
+        app.url("/authorize"),
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        challenge.as_str()
+    );
+    let back = authorize(&me, &url, email, false).await;
+    let code = param(&back, "code").unwrap();
+    let token = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let service = &service;
+        async move {
+            let body: serde_json::Value = app
+                .client
+                .post(app.url("/token"))
+                .basic_auth(&service.id, service.secret.as_deref())
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            common::leaks::remember_tokens(&body);
+            body
+        }
+    };
+    let mut tokens = token(vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("code_verifier", verifier.secret().clone()),
+        ("redirect_uri", REDIRECT.to_owned()),
+    ])
+    .await;
+    let keys = app.oidc().keys().clone();
+    let old_kid = kid_of(tokens["id_token"].as_str().unwrap());
+    let mut new_kid = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for step in 0..14 {
+        if step == 1 {
+            let now = app.clock.now_for_tests();
+            let next = keys
+                .folder()
+                .create(SigningAlg::Rs256, now, now + chrono::Duration::hours(1))
+                .unwrap();
+            new_kid = Some(next.kid);
+            let_nodes_notice().await;
+        }
+        if step == 10 {
+            let mut retired = keys
+                .states()
+                .into_iter()
+                .find(|(m, _)| m.kid == old_kid)
+                .unwrap()
+                .0;
+            retired.retired_at = Some(app.clock.now_for_tests());
+            keys.folder().save(&retired).unwrap();
+            let_nodes_notice().await;
+        }
+        // The service fetched the key set, then validates for ten minutes from its cache.
+        let cache = published(&app).await;
+        app.clock.advance(chrono::Duration::minutes(10));
+        tokens = token(vec![
+            ("grant_type", "refresh_token".to_owned()),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().unwrap().to_owned(),
+            ),
+        ])
+        .await;
+        for kind in ["id_token", "access_token"] {
+            let kid = kid_of(tokens[kind].as_str().unwrap_or_else(|| panic!("{tokens}")));
+            assert!(
+                cache.contains(&kid),
+                "step {step}: {kind} signed by {kid}, not in {cache:?}"
+            );
+            seen.insert(kid);
+        }
+    }
+    let new_kid = new_kid.unwrap();
+    assert!(
+        seen.contains(&old_kid) && seen.contains(&new_kid),
+        "the run crossed the switch: {seen:?}"
+    );
 }
