@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod directory;
 pub mod domain;
+pub mod fault;
 pub mod fuzzing;
 pub mod http;
 pub mod mail;

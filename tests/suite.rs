@@ -18,6 +18,7 @@ mod cli;
 mod cli_services;
 mod email_change;
 mod fault_database;
+mod fault_reset;
 mod fault_two_nodes;
 mod fuzz_regressions;
 mod gias_import;

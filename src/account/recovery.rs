@@ -175,14 +175,17 @@ impl Lifecycle {
         if used.is_none() || !matches!(status, UserStatus::Active | UserStatus::Locked) {
             return Err(FlowError::LinkExpired);
         }
+        crate::fault::point("reset.link_consumed");
         self.store
             .set_password_hash(&mut tx, &id, &phc, now)
             .await?;
+        crate::fault::point("reset.password_set");
         // Also clears the failure count, and lifts a lock from too many failures.
         self.store
             .set_user_status(&mut tx, &id, UserStatus::Active, None, now)
             .await?;
         let ended = self.store.delete_user_sessions(&mut tx, &id, now).await?;
+        crate::fault::point("reset.sessions_ended");
         let event = AuditEvent::new(Action::PasswordReset)
             .actor(&id)
             .subject(&id)
@@ -196,7 +199,9 @@ impl Lifecycle {
             given_name: user.given_name.clone(),
         };
         self.mail_user(&mut tx, &user, mail, now).await?;
+        crate::fault::point("reset.before_commit");
         tx.commit().await?;
+        crate::fault::point("reset.committed");
         self.mailer.nudge();
         Ok(())
     }
