@@ -1,0 +1,4 @@
+//! Fuzzes `gatehouse::fuzzing::gias_csv`: arbitrary bytes must be accepted or refused, never panic.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gatehouse::fuzzing::gias_csv(data));
