@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::common;
 
 use common::oidc::{PASSWORD, REDIRECT, Spec};
-use common::{Engine, FreshDb, TestApp, location, proxy::Relay};
+use common::{TestApp, location};
 use gatehouse::oidc::GrantType;
 
 const EMAIL: &str = "pat.okafor@school.example";
@@ -36,21 +36,7 @@ async fn the_database_going_away_under_load_fails_closed_and_recovers() {
 }
 
 async fn outage() {
-    let mut db = FreshDb::new(Engine::Postgres).await;
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let target = tokio::net::lookup_host(format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port().unwrap_or(5432)
-    ))
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
-    let relay = Relay::start(target).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(relay.addr.port())).unwrap();
-    db.url = url.to_string();
+    let (db, relay) = common::proxy::postgres_behind_relay().await;
     // The load comes from one address: let it through the per-address throttle.
     let app = Arc::new(TestApp::spawn_on(db, "sign_in_ip_burst = 100000").await);
     app.create_user(EMAIL, PASSWORD).await;

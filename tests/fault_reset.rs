@@ -5,13 +5,12 @@
 //! the link works at most once. Runs the real binary, on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use crate::common;
 
-use common::cli::{gatehouse, run, run_with_input};
+use common::cli::{run, run_with_input, serve};
 use common::smtp::SmtpSink;
 use common::{Browser, Engine, FreshDb, csrf_in, location};
 
@@ -21,28 +20,19 @@ const EMAIL: &str = "pat.okafor@school.example";
 const OLD: &str = "harbour velvet pylon quiz";
 const NEW: &str = "marble kettle orbit saxophone";
 
-/// Starts `gatehouse` (serve) in `dir`, aborting at `fault` if given; returns it and its URL.
+/// Starts the server in `dir`, aborting at `fault` if given; returns it and its URL.
 fn start(dir: &Path, fault: Option<&str>) -> (Child, String) {
-    let mut command = gatehouse(dir, &["--config", "gatehouse.toml"], &[]);
-    if let Some(point) = fault {
-        command.env(gatehouse::fault::VARIABLE, point);
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first_line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let base = first_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (child, base)
+    let fault = fault.map(|point| (gatehouse::fault::VARIABLE, point));
+    serve(dir, &["--config", "gatehouse.toml"], &[], fault.as_slice())
+}
+
+/// A browser with its own cookie jar.
+fn cookie_jar() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 fn browser(base: &str, client: &reqwest::Client) -> Browser {
@@ -109,11 +99,7 @@ async fn killed_at(engine: Engine, point: &str, committed: bool) {
     common::leaks::remember(NEW);
 
     let (mut node, base) = start(d, Some(point));
-    let jar = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let jar = cookie_jar();
     // A session to see whether it survives, and the person's reset link.
     let signed_in = browser(&base, &jar);
     assert_eq!(signed_in.sign_in(EMAIL, OLD).await.status(), 303);
@@ -160,16 +146,7 @@ async fn killed_at(engine: Engine, point: &str, committed: bool) {
 
     // Restarted without the fault.
     let (mut node, base) = start(d, None);
-    let fresh = || {
-        browser(
-            &base,
-            &reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        )
-    };
+    let fresh = || browser(&base, &cookie_jar());
     let old_works = fresh().sign_in(EMAIL, OLD).await.status() == 303;
     let new_works = fresh().sign_in(EMAIL, NEW).await.status() == 303;
     let session_alive = browser(&base, &jar).get("/account").await.status() == 200;

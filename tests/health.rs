@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{Engine, FreshDb, TestApp, proxy::Relay};
+use common::{Engine, FreshDb, TestApp};
 
 both_engines!(
     healthz_and_readyz_answer,
@@ -86,21 +86,7 @@ async fn readyz_follows_the_database_down_and_back_up() {
     if !common::postgres_wanted() {
         return;
     }
-    let mut db = FreshDb::new(Engine::Postgres).await;
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let target = tokio::net::lookup_host(format!(
-        "{}:{}",
-        url.host_str().unwrap_or("127.0.0.1"),
-        url.port().unwrap_or(5432)
-    ))
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
-    let relay = Relay::start(target).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(relay.addr.port())).unwrap();
-    db.url = url.to_string();
+    let (db, relay) = common::proxy::postgres_behind_relay().await;
     let app = TestApp::spawn_on(db, "").await;
 
     assert_eq!(app.get("/readyz").await.status(), 200);

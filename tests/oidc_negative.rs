@@ -7,8 +7,8 @@ use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::oidc::{PASSWORD, REDIRECT, Registered, Spec, authorize, param};
-use common::{Browser, Engine, TestApp, location};
+use common::oidc::{Flow, REDIRECT, Registered, Spec, authorize, param};
+use common::{Engine, TestApp, location};
 use oauth2::PkceCodeChallenge;
 
 both_engines!(
@@ -26,23 +26,8 @@ both_engines!(
 
 const EMAIL: &str = "pat.okafor@school.example";
 
-struct Flow {
-    app: TestApp,
-    service: Registered,
-    browser: Browser,
-}
-
 async fn flow(engine: Engine) -> Flow {
-    let app = TestApp::spawn(engine).await;
-    app.create_user(EMAIL, PASSWORD).await;
-    let service = app.register(Spec::confidential("portal")).await;
-    let browser = app.browser();
-    browser.sign_in(EMAIL, PASSWORD).await;
-    Flow {
-        app,
-        service,
-        browser,
-    }
+    Flow::signed_in(engine, EMAIL).await
 }
 
 /// An /authorize URL with a fresh PKCE pair; returns it with the verifier.

@@ -294,10 +294,8 @@ fn browser_at(base: &str) -> Browser {
 /// Runs on its own `gatehouse` process, so the work counted on its /metrics is only this
 /// test's.
 async fn sign_in_answers_and_work_do_not_tell_who_has_an_account(engine: Engine) {
-    use std::io::BufRead;
-
     use common::FreshDb;
-    use common::cli::{gatehouse, run, run_with_input};
+    use common::cli::{run, run_with_input, serve};
 
     let db = FreshDb::new(engine).await;
     let d = db.dir.path();
@@ -327,21 +325,7 @@ async fn sign_in_answers_and_work_do_not_tell_who_has_an_account(engine: Engine)
     }
     let off = ["user", "deactivate", deactivated, "--reason", "left"];
     assert!(run(d, &off, &env).status.success());
-    let mut child = gatehouse(d, &[], &env)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first_line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let base = first_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let (mut child, base) = serve(d, &[], &env, &[]);
 
     let mut answers = Vec::new();
     for (what, email) in [

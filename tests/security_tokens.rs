@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::oidc::{PASSWORD, REDIRECT, Registered, Spec, authorize, param};
+use common::oidc::{Flow, REDIRECT, Registered, Spec, authorize, param};
 use common::{Browser, Engine, TestApp, location};
 use oauth2::PkceCodeChallenge;
 
@@ -21,23 +21,8 @@ both_engines!(
 
 const EMAIL: &str = "pat.okafor@school.example";
 
-struct Flow {
-    app: TestApp,
-    service: Registered,
-    browser: Browser,
-}
-
 async fn flow(engine: Engine) -> Flow {
-    let app = TestApp::spawn(engine).await;
-    app.create_user(EMAIL, PASSWORD).await;
-    let service = app.register(Spec::confidential("portal")).await;
-    let browser = app.browser();
-    browser.sign_in(EMAIL, PASSWORD).await;
-    Flow {
-        app,
-        service,
-        browser,
-    }
+    Flow::signed_in(engine, EMAIL).await
 }
 
 /// An /authorize URL for `client_id` with `redirect_uri` (raw: the test chooses its

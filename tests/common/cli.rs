@@ -59,3 +59,31 @@ pub fn run_with_input(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &s
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// Starts the server (`gatehouse` with `args`, no subcommand) and returns the process and
+/// the URL it says it listens on; its standard error is discarded.
+pub fn serve(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    extra_env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = gatehouse(dir, args, env)
+        .envs(extra_env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let url = first_line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first_line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (child, url)
+}

@@ -316,3 +316,26 @@ pub fn param(url: &url::Url, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// A server with the confidential service `portal` and a browser signed in as `email`.
+#[derive(Debug)]
+pub struct Flow {
+    pub app: TestApp,
+    pub service: Registered,
+    pub browser: super::Browser,
+}
+
+impl Flow {
+    pub async fn signed_in(engine: super::Engine, email: &str) -> Self {
+        let app = TestApp::spawn(engine).await;
+        app.create_user(email, PASSWORD).await;
+        let service = app.register(Spec::confidential("portal")).await;
+        let browser = app.browser();
+        browser.sign_in(email, PASSWORD).await;
+        Self {
+            app,
+            service,
+            browser,
+        }
+    }
+}

@@ -69,3 +69,23 @@ impl Drop for Relay {
         self.accept.abort();
     }
 }
+
+/// A fresh PostgreSQL database reached through a [`Relay`] the test can cut and restore.
+pub async fn postgres_behind_relay() -> (super::FreshDb, Relay) {
+    let mut db = super::FreshDb::new(super::Engine::Postgres).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let target = tokio::net::lookup_host(format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(5432)
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let relay = Relay::start(target).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.addr.port())).unwrap();
+    db.url = url.to_string();
+    (db, relay)
+}
