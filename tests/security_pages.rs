@@ -24,7 +24,10 @@ both_engines!(
     emailed_links_ignore_the_host_the_request_claims,
     sign_in_answers_and_work_do_not_tell_who_has_an_account,
     a_recovery_code_raced_from_many_tabs_works_once,
-    oversized_headers_and_query_strings_get_clear_refusals
+    oversized_headers_and_query_strings_get_clear_refusals,
+    the_second_step_cannot_be_skipped_by_changing_its_parameters,
+    passkey_ceremonies_asked_for_in_a_flood_stay_bounded,
+    search_terms_are_only_ever_text
 );
 
 const EMAIL: &str = "pat.okafor@school.example";
@@ -453,4 +456,130 @@ async fn oversized_headers_and_query_strings_get_clear_refusals(engine: Engine) 
         "an absurd session cookie got {}",
         cookies.status()
     );
+}
+
+async fn the_second_step_cannot_be_skipped_by_changing_its_parameters(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.create_user(EMAIL, PASSWORD).await;
+    app.verified_browser_and_app(EMAIL, PASSWORD).await;
+    let me = app.browser();
+    me.sign_in_to_second_step(EMAIL, PASSWORD).await;
+    let page = me
+        .get("/sign-in/verify?method=code")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&page);
+    for fields in [
+        vec![("method", "password"), ("code", PASSWORD)],
+        vec![("method", "none")],
+        vec![("method", "")],
+        vec![("method", "key"), ("credential", "{}")],
+        vec![("method", "code"), ("code", "")],
+        vec![
+            ("method", "code"),
+            ("code", "000000"),
+            ("user_id", "someone"),
+        ],
+        vec![("method", "recovery"), ("recovery_code", "")],
+        vec![
+            ("method", "code"),
+            ("code", "123456"),
+            ("return_to", "https://evil.example/"),
+        ],
+    ] {
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend(fields.iter().copied());
+        let answer = me.post("/sign-in/verify", &form).await;
+        assert!(
+            set_cookie(&answer, "gatehouse_session").is_none(),
+            "{fields:?}: no session"
+        );
+        assert_ne!(
+            me.get("/account").await.status(),
+            200,
+            "{fields:?}: not signed in"
+        );
+    }
+}
+
+async fn passkey_ceremonies_asked_for_in_a_flood_stay_bounded(engine: Engine) {
+    use common::ClockExt;
+
+    // The per-address allowance (shared with password attempts), small for the test.
+    let app = TestApp::spawn_with(
+        engine,
+        &format!("{}\nsign_in_ip_burst = 30", common::keys::ISSUER),
+    )
+    .await;
+    let me = Browser {
+        base: format!("http://localhost:{}", app.addr.port()),
+        ..app.browser()
+    };
+    let token = me.csrf("/sign-in").await;
+    let mut refused = 0;
+    for _ in 0..80 {
+        let answer = me
+            .post("/sign-in/passkey/options", &[("csrf_token", &token)])
+            .await;
+        match answer.status().as_u16() {
+            200 => {}
+            429 => refused += 1,
+            other => panic!("passkey options answered {other}"),
+        }
+    }
+    assert!(refused > 0, "the flood was cut off");
+    let live = app
+        .store
+        .live_challenges(app.clock.now_for_tests())
+        .await
+        .unwrap();
+    assert!(
+        live <= 80 - refused,
+        "{live} ceremonies kept for {refused} refusals"
+    );
+    assert!(live < 80, "{live} ceremonies are waiting");
+}
+
+async fn search_terms_are_only_ever_text(engine: Engine) {
+    let app = TestApp::spawn_with(engine, common::keys::ISSUER).await;
+    app.create_named_user(EMAIL, "Pat", "O'Kafor", PASSWORD)
+        .await;
+    app.directory_with_schools().await;
+    let staff = common::keys::admin_browser(&app, "ada.admin@dfe.example", PASSWORD).await;
+    for term in [
+        "' OR '1'='1",
+        "'; DROP TABLE users; --",
+        "\" OR 1=1 --",
+        "%",
+        "_",
+        "\\",
+        "pat%",
+        "o'kafor",
+    ] {
+        let q: String = url::form_urlencoded::byte_serialize(term.as_bytes()).collect();
+        let found = staff.get(&format!("/manage/accounts?q={q}")).await;
+        let status = found.status();
+        let html = found.text().await.unwrap();
+        assert_eq!(status, 200, "{term}");
+        assert!(
+            !html.contains("syntax") && !html.contains("SQL"),
+            "{term}: no error text"
+        );
+        let lists_pat = html.contains(EMAIL);
+        assert_eq!(
+            lists_pat,
+            term == "o'kafor",
+            "{term}: only a real match lists Pat"
+        );
+        let orgs = staff.get(&format!("/manage/organisations?q={q}")).await;
+        assert_eq!(orgs.status(), 200, "{term}: organisations");
+    }
+    let still = app
+        .store
+        .user_by_email(&gatehouse::domain::Email::parse(EMAIL).unwrap())
+        .await
+        .unwrap();
+    assert!(still.is_some(), "the users table is still there");
 }

@@ -16,7 +16,8 @@ both_engines!(
     a_code_needs_its_verifier,
     a_replayed_refresh_token_ends_its_whole_family,
     one_service_cannot_use_or_revoke_anothers_refresh_token,
-    a_flood_of_authorization_requests_stays_bounded
+    a_flood_of_authorization_requests_stays_bounded,
+    forged_id_token_hints_never_sign_anyone_out
 );
 
 const EMAIL: &str = "pat.okafor@school.example";
@@ -257,4 +258,79 @@ async fn a_flood_of_authorization_requests_stays_bounded(engine: Engine) {
     f.app.clock.advance(chrono::Duration::minutes(1));
     let (url, _) = authorize_url(&f.app, "portal", &encoded(REDIRECT));
     assert_eq!(fresh.client.get(&url).send().await.unwrap().status(), 303);
+}
+
+/// A forged `id_token_hint` at /end_session — `alg: none`, HS256 keyed with the public key,
+/// an unknown `kid`, another person's `sub` — is no hint at all: nobody is signed out without
+/// confirming (forced logout).
+async fn forged_id_token_hints_never_sign_anyone_out(engine: Engine) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let f = flow(engine).await;
+    let issued = tokens(&f, &f.service).await;
+    let real = issued["id_token"].as_str().unwrap();
+    let parts: Vec<&str> = real.split('.').collect();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let enc = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let jwks: serde_json::Value = f.app.get("/jwks").await.json().await.unwrap();
+    let hs_input = format!(
+        "{}.{}",
+        enc(&serde_json::json!({ "alg": "HS256", "kid": header["kid"] })),
+        parts[1]
+    );
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        &serde_json::to_vec(&jwks["keys"][0]).unwrap(),
+    );
+    let mac = aws_lc_rs::hmac::sign(&key, hs_input.as_bytes());
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["sub"] = "someone-else".into();
+    for (what, forged) in [
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                enc(&serde_json::json!({ "alg": "none" })),
+                parts[1]
+            ),
+        ),
+        (
+            "HS256 with the public key",
+            format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref())),
+        ),
+        (
+            "unknown kid",
+            format!(
+                "{}.{}.{}",
+                enc(&serde_json::json!({ "alg": header["alg"], "kid": "rs256-19990101-00000000" })),
+                parts[1],
+                parts[2]
+            ),
+        ),
+        (
+            "altered claims",
+            format!("{}.{}.{}", parts[0], enc(&claims), parts[2]),
+        ),
+    ] {
+        let answer = f
+            .browser
+            .get(&format!(
+                "/end_session?id_token_hint={forged}&post_logout_redirect_uri={}",
+                encoded("http://127.0.0.1:9/signed-out")
+            ))
+            .await;
+        assert_ne!(
+            answer.status(),
+            303,
+            "{what}: no sign-out without confirming"
+        );
+        assert_eq!(
+            f.browser.get("/account").await.status(),
+            200,
+            "{what}: still signed in"
+        );
+    }
 }
