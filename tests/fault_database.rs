@@ -157,7 +157,7 @@ async fn outage() {
             "{}: {} (only plain answers and 503s); errors logged: {:#?}",
             o.what,
             o.status,
-            common::leaks::log_lines_with("\"ERROR\"")
+            common::leaks::log_lines_with(" ERROR ")
         );
     }
     let unavailable = outcomes.iter().filter(|o| o.status == 503).count();

@@ -27,7 +27,8 @@ both_engines!(
     oversized_headers_and_query_strings_get_clear_refusals,
     the_second_step_cannot_be_skipped_by_changing_its_parameters,
     passkey_ceremonies_asked_for_in_a_flood_stay_bounded,
-    search_terms_are_only_ever_text
+    search_terms_are_only_ever_text,
+    requests_cannot_forge_log_lines
 );
 
 const EMAIL: &str = "pat.okafor@school.example";
@@ -582,4 +583,39 @@ async fn search_terms_are_only_ever_text(engine: Engine) {
         .await
         .unwrap();
     assert!(still.is_some(), "the users table is still there");
+}
+
+/// Log injection: line breaks and terminal escapes sent in a path (percent-encoded, the only
+/// way HTTP lets them through) or in form fields never reach the log as control characters,
+/// so no request can forge a log line or repaint an operator's terminal.
+async fn requests_cannot_forge_log_lines(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    for path in [
+        format!("/probe-{marker}%0d%0aFAKE-{marker}%20level%3DERROR"),
+        format!("/probe-{marker}%1b%5b31mRED-{marker}"),
+        format!("/reset-password/{marker}%0aFAKE-{marker}"),
+    ] {
+        let answer = app.get(&path).await;
+        assert!(answer.status().is_client_error(), "{path}");
+    }
+    let me = app.browser();
+    let token = me.csrf("/sign-in").await;
+    let injected = format!("x{marker}\r\nFAKE-{marker} \u{1b}[31m@school.example");
+    me.post_sign_in(&token, &injected, "not the password at all")
+        .await;
+    let lines = common::leaks::log_lines_with(&marker);
+    assert!(!lines.is_empty(), "the probes were logged");
+    for line in common::leaks::log_lines_with(&format!("FAKE-{marker}")) {
+        assert!(
+            line.contains(&format!("probe-{marker}")) || line.contains(&format!("x{marker}")),
+            "a forged line: {line}"
+        );
+    }
+    for line in lines {
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\r'),
+            "a control character reached the log: {line:?}"
+        );
+    }
 }

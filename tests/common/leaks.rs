@@ -170,9 +170,11 @@ fn capture_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let filter = tracing_subscriber::EnvFilter::new("info,sqlx=warn");
+        // The plain-text format operators read by default (so a control character in a
+        // value would show as itself), without colours.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .json()
+            .with_ansi(false)
             .with_writer(|| Sink)
             .try_init();
     });
