@@ -11,14 +11,15 @@ use tokio::net::TcpListener;
 
 use crate::account::Lifecycle;
 use crate::auth::Auth;
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::crypto::{DataKey, KeyFolder, KeyFolderError, Keys};
 use crate::directory::Approvals;
 use crate::http::{self, AppState};
 use crate::mail::{Mailer, run_worker};
 use crate::oidc::{Oidc, deliver_due_notices, logout_http_client};
-use crate::store::{ConnectError, Store};
+use crate::store::{ConnectError, Store, StoreError};
+use crate::timekeeping::{Timekeeper, keep_time};
 
 /// Why the process could not start or keep running.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     local_addr: SocketAddr,
+    timekeeper: Option<Timekeeper>,
 }
 
 impl Server {
@@ -76,6 +78,9 @@ impl Server {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let store = open_store(&config).await?;
+        let (clock, timekeeper) = keep_time(&config, &store, clock)
+            .await
+            .map_err(clock_error)?;
         let local_addr = listener.local_addr().map_err(|e| {
             StartupError::Runtime(format!("cannot read the listening address: {e}"))
         })?;
@@ -90,6 +95,7 @@ impl Server {
             listener,
             state,
             local_addr,
+            timekeeper,
         })
     }
 
@@ -116,6 +122,7 @@ impl Server {
         ));
         let logouts = tokio::spawn(deliver_logouts(self.state.oidc.clone()));
         let mail = tokio::spawn(run_worker(self.state.lifecycle.mailer().clone()));
+        let time = self.timekeeper.map(|t| tokio::spawn(t.run(store.clone())));
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -123,6 +130,9 @@ impl Server {
         sweeper.abort();
         logouts.abort();
         mail.abort();
+        if let Some(time) = time {
+            time.abort();
+        }
         store.close().await;
         served.map_err(|e| StartupError::Runtime(format!("server stopped: {e}")))
     }
@@ -216,6 +226,19 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
         .await
         .map_err(|e| StartupError::Runtime(format!("cannot prepare the database: {e}")))?;
     Ok(store)
+}
+
+/// The clock a command-line tool should use: this machine's, kept on the database's time as
+/// the servers' is (read once: a command is short).
+pub async fn open_clock(config: &Config, store: &Store) -> Result<SharedClock, StartupError> {
+    let (clock, _) = keep_time(config, store, Arc::new(SystemClock))
+        .await
+        .map_err(clock_error)?;
+    Ok(clock)
+}
+
+fn clock_error(e: StoreError) -> StartupError {
+    StartupError::Runtime(format!("cannot read the database's clock: {e}"))
 }
 
 /// Makes sure `path` exists and can be written, creating it if it is missing. A `private`

@@ -2,16 +2,13 @@
 //! organisation, the roles each service defines, and who may use which service where.
 //! Audited with actor `cli`.
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
 use crate::audit::{Actor, RequestContext};
-use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::directory::{Directory, DirectoryError, Level, OrgKind};
 use crate::domain::Email;
-use crate::server::open_store;
+use crate::server::{open_clock, open_store};
 use crate::store::{Store, UserRow};
 
 use super::Failure;
@@ -89,7 +86,8 @@ async fn open(sources: &Sources) -> Result<(Directory, Store), Failure> {
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    Ok((Directory::new(store.clone(), Arc::new(SystemClock)), store))
+    let clock = open_clock(&config, &store).await?;
+    Ok((Directory::new(store.clone(), clock), store))
 }
 
 pub(super) async fn person(store: &Store, email: &str) -> Result<UserRow, Failure> {

@@ -1,19 +1,17 @@
 //! `gatehouse client …`: registering and managing services from the command line. Secrets
 //! are printed once, at creation or rotation; `--json` gives scripts a stable shape.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::audit::{Actor, RequestContext};
-use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::crypto::SigningAlg;
 use crate::domain::{RedirectUri, Scopes};
 use crate::oidc::{AuthMethod, Client, ClientAdminError, ClientKind, GrantType, Oidc, describe};
-use crate::server::{open_keys, open_store};
+use crate::server::{open_clock, open_keys, open_store};
 
 use super::Failure;
 use super::commands::load;
@@ -133,7 +131,7 @@ pub async fn run(sources: &Sources, command: ClientCommand) -> Result<(), Failur
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    let clock = Arc::new(SystemClock);
+    let clock = open_clock(&config, &store).await?;
     let keys = open_keys(&config, clock.clone())?;
     let oidc = Oidc::new(store.clone(), keys, clock, config.issuer.clone());
     let outcome = dispatch(&oidc, command).await;

@@ -85,7 +85,7 @@ pub async fn audit_prune(sources: &Sources, dry_run: bool) -> Result<(), Failure
     let config = load(sources)?;
     telemetry::init(config.log_format, &config.log_level);
     let store = open_store(&config).await?;
-    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let clock = crate::server::open_clock(&config, &store).await?;
     let report = crate::admin::prune_audit(&store, &clock, config.audit_retention, dry_run).await;
     store.close().await;
     let report = report.map_err(|e| Failure {

@@ -2,18 +2,16 @@
 //! GIAS extracts, and adding or correcting one by hand. Audited with actor `cli`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Subcommand;
 
 use crate::audit::{Actor, RequestContext};
-use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::directory::{
     Directory, DirectoryError, ImportReport, NewOrganisation, OrgKind, OrgStatus,
     OrganisationChanges, Rejections,
 };
-use crate::server::open_store;
+use crate::server::{open_clock, open_store};
 use crate::store::OrganisationRow;
 
 use super::Failure;
@@ -112,7 +110,8 @@ async fn directory(sources: &Sources) -> Result<(Directory, crate::store::Store)
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    Ok((Directory::new(store.clone(), Arc::new(SystemClock)), store))
+    let clock = open_clock(&config, &store).await?;
+    Ok((Directory::new(store.clone(), clock), store))
 }
 
 /// Opens an import file; it is read as the import goes, never all at once.

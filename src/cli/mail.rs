@@ -1,15 +1,12 @@
 //! `gatehouse mail test --to ADDRESS`: sends one message straight through the configured
 //! transport, so an operator sees at once whether mail gets out (and, if not, why).
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
-use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::domain::Email;
 use crate::mail::{Mail, MailError};
-use crate::server::{open_mailer, open_store};
+use crate::server::{open_clock, open_mailer, open_store};
 
 use super::Failure;
 use super::commands::load;
@@ -33,7 +30,7 @@ pub async fn run(sources: &Sources, command: MailCommand) -> Result<(), Failure>
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    let mailer = open_mailer(&config, store.clone(), Arc::new(SystemClock))?;
+    let mailer = open_mailer(&config, store.clone(), open_clock(&config, &store).await?)?;
     let outcome = mailer.send_now(&to, &Mail::Test).await;
     store.close().await;
     match outcome {

@@ -1,7 +1,6 @@
 //! `gatehouse migration …`: sending the Authentix migration's invitations in throttled waves
 //! (so a helpdesk is not flooded), reminding those who have not activated, and progress.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -9,10 +8,9 @@ use clap::Subcommand;
 use crate::account::Lifecycle;
 use crate::audit::{Actor, RequestContext};
 use crate::auth::Auth;
-use crate::clock::{Clock, SystemClock};
 use crate::config::Sources;
 use crate::domain::UserId;
-use crate::server::{open_mailer, open_store};
+use crate::server::{open_clock, open_mailer, open_store};
 
 use super::Failure;
 use super::commands::load;
@@ -70,7 +68,7 @@ pub async fn run(sources: &Sources, command: MigrationCommand) -> Result<(), Fai
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    let clock = Arc::new(SystemClock);
+    let clock = open_clock(&config, &store).await?;
     let mailer = open_mailer(&config, store.clone(), clock.clone())?;
     let auth = Auth::new(&config, store.clone(), clock.clone(), mailer.clone())
         .map_err(|e| usage(format!("password hashing: {e}")))?;

@@ -1,14 +1,11 @@
 //! `gatehouse staff grant|revoke|show EMAIL [ROLE]`: who is Gatehouse helpdesk, admin or
 //! auditor staff. Audited with actor `cli`.
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
 use crate::audit::{Actor, RequestContext};
-use crate::clock::SystemClock;
 use crate::config::Sources;
-use crate::server::open_store;
+use crate::server::{open_clock, open_store};
 use crate::staff::{Staff, StaffError, StaffRole};
 
 use super::Failure;
@@ -47,7 +44,7 @@ pub async fn run(sources: &Sources, command: StaffCommand) -> Result<(), Failure
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    let staff = Staff::new(store.clone(), Arc::new(SystemClock));
+    let staff = Staff::new(store.clone(), open_clock(&config, &store).await?);
     let ctx = RequestContext::default();
     let outcome = async {
         match command {

@@ -2,7 +2,6 @@
 //! change goes through the same use cases as the web and is audited with actor `cli`.
 
 use std::io::BufRead;
-use std::sync::Arc;
 
 use crate::account::{
     AccountError, Accounts, FlowError, Invite, Invited, Lifecycle, NewAccount, StatusChange,
@@ -10,10 +9,9 @@ use crate::account::{
 use crate::audit::{Actor, RequestContext};
 use crate::auth::Auth;
 use crate::auth::password::Password;
-use crate::clock::SystemClock;
 use crate::config::Sources;
 use crate::domain::Email;
-use crate::server::{open_mailer, open_store};
+use crate::server::{open_clock, open_mailer, open_store};
 use crate::store::UserRow;
 
 use super::commands::load;
@@ -57,7 +55,7 @@ pub async fn run(sources: &Sources, command: UserCommand) -> Result<(), Failure>
     let config = load(sources)?;
     crate::telemetry::init(config.log_format, "warn");
     let store = open_store(&config).await?;
-    let clock = Arc::new(SystemClock);
+    let clock = open_clock(&config, &store).await?;
     let mailer = open_mailer(&config, store.clone(), clock.clone())?;
     let auth = Auth::new(&config, store.clone(), clock.clone(), mailer.clone())
         .map_err(|e| usage(format!("password hashing: {e}")))?;

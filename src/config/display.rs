@@ -57,6 +57,12 @@ impl fmt::Display for Redacted<'_> {
             .map(|p| format!("\"{p}\""))
             .collect();
         writeln!(f, "trusted_proxies = [{}]", proxies.join(", "))?;
+        let source = match c.time_source {
+            super::TimeSource::Database => "database",
+            super::TimeSource::Local => "local",
+        };
+        writeln!(f, "time_source = \"{source}\"")?;
+        writeln!(f, "time_check_seconds = {}", c.time_check_seconds)?;
         let r = &c.audit_retention;
         writeln!(f, "audit_keep_sign_ins_days = {}", r.sign_ins_days)?;
         writeln!(f, "audit_keep_mail_days = {}", r.mail_days)?;

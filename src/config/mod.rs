@@ -61,10 +61,25 @@ pub struct Config {
     pub sign_in_ip_per_minute: u32,
     /// Load balancers whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Whose clock the node keeps time by (decision 0020).
+    pub time_source: TimeSource,
+    /// Seconds between readings of the database's clock.
+    pub time_check_seconds: u64,
     /// Where email goes and how the outbox retries.
     pub mail: MailConfig,
     /// Days each category of audit event is kept whole (`gatehouse audit prune`).
     pub audit_retention: Retention,
+}
+
+/// Whose clock a node keeps time by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeSource {
+    /// The database's, read every `time_check_seconds`: every node agrees, however far its
+    /// own clock has drifted.
+    Database,
+    /// This machine's own clock, unchecked.
+    Local,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +115,8 @@ struct Layered {
     sign_in_ip_burst: u32,
     sign_in_ip_per_minute: u32,
     trusted_proxies: Vec<String>,
+    time_source: TimeSource,
+    time_check_seconds: u64,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_tls: SmtpTls,
@@ -135,6 +152,8 @@ struct Defaults {
     sign_in_ip_burst: u32,
     sign_in_ip_per_minute: u32,
     trusted_proxies: [&'static str; 0],
+    time_source: TimeSource,
+    time_check_seconds: u64,
     smtp_tls: SmtpTls,
     mail_from: &'static str,
     mail_max_attempts: u32,
@@ -165,6 +184,8 @@ const DEFAULTS: Defaults = Defaults {
     sign_in_ip_burst: 100,
     sign_in_ip_per_minute: 60,
     trusted_proxies: [],
+    time_source: TimeSource::Database,
+    time_check_seconds: 60,
     smtp_tls: SmtpTls::Starttls,
     mail_from: "Gatehouse <no-reply@localhost>",
     mail_max_attempts: 10,
@@ -297,6 +318,9 @@ impl Config {
         if layered.request_timeout_seconds == 0 {
             return Err(invalid("request_timeout_seconds", "must be at least 1"));
         }
+        if !(1..=3600).contains(&layered.time_check_seconds) {
+            return Err(invalid("time_check_seconds", "must be between 1 and 3600"));
+        }
         if layered.database_max_connections < 2 {
             return Err(invalid("database_max_connections", "must be at least 2"));
         }
@@ -362,6 +386,8 @@ impl Config {
             sign_in_ip_burst: layered.sign_in_ip_burst,
             sign_in_ip_per_minute: layered.sign_in_ip_per_minute,
             trusted_proxies,
+            time_source: layered.time_source,
+            time_check_seconds: layered.time_check_seconds,
             mail,
             audit_retention: Retention {
                 sign_ins_days: layered.audit_keep_sign_ins_days,

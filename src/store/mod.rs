@@ -14,6 +14,7 @@ mod authorization;
 mod bulk;
 mod clients;
 mod connect;
+mod database_clock;
 mod error;
 mod grants;
 mod logout_notices;

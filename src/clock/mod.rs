@@ -1,12 +1,16 @@
 //! The one place that reads the wall clock, so tests control time and expiry has one source.
 //!
 //! Everything else asks a [`Clock`]; `clippy.toml` forbids `Utc::now` and `SystemTime::now`
-//! elsewhere.
+//! elsewhere. A server's clock is [`DatabaseTime`]: its own clock kept on the database's.
+
+mod database;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
+
+pub use database::{DatabaseTime, Reading};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + fmt::Debug {
