@@ -65,6 +65,10 @@ fn flags_beat_environment_beat_file_beat_defaults() {
         "default kept:\n{shown}"
     );
     assert!(
+        shown.contains("time_source = \"database\"\ntime_check_seconds = 60"),
+        "nodes keep the database's time unless told otherwise:\n{shown}"
+    );
+    assert!(
         shown.contains("database_url = \"sqlite://data/gatehouse.db\""),
         "{shown}"
     );
@@ -164,6 +168,24 @@ fn configuration_mistakes_exit_2_with_one_line() {
         ),
         2,
         "not both",
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &["check-config"],
+            &[("GATEHOUSE_TIME_SOURCE", "sundial")],
+        ),
+        2,
+        "time_source",
+    );
+    assert_one_line_failure(
+        &run(
+            d,
+            &["check-config"],
+            &[("GATEHOUSE_TIME_CHECK_SECONDS", "0")],
+        ),
+        2,
+        "time_check_seconds: must be between 1 and 3600",
     );
     assert!(
         !d.join("data").exists(),

@@ -6,9 +6,8 @@
 
 use crate::common;
 
-use common::keys::{ISSUER, origin, register};
-use common::mfa::{attribute, recovery_codes_on};
-use common::oidc::value_of;
+use common::keys::{ISSUER, key_step, origin, register, submit_key};
+use common::mfa::recovery_codes_on;
 use common::{Browser, ClockExt, Engine, TestApp, csrf_in, location, set_cookie};
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -27,38 +26,6 @@ both_engines!(
 
 const EMAIL: &str = "ioana.roberts@school.example";
 const PASSWORD: &str = "correct horse battery staple";
-/// The key form of the second step: its CSRF token, handle and options.
-async fn key_step(me: &Browser) -> (String, String, RequestChallengeResponse) {
-    let html = me
-        .get("/sign-in/verify?method=key")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("data-webauthn=\"get\""), "{html}");
-    let options = serde_json::from_str(&attribute(&html, "data-options")).unwrap();
-    (csrf_in(&html), value_of(&html, "handle"), options)
-}
-
-async fn submit_key(
-    me: &Browser,
-    token: &str,
-    handle: &str,
-    credential: &PublicKeyCredential,
-) -> reqwest::Response {
-    me.post(
-        "/sign-in/verify",
-        &[
-            ("csrf_token", token),
-            ("method", "key"),
-            ("handle", handle),
-            ("credential", &serde_json::to_string(credential).unwrap()),
-            ("return_to", "/account"),
-        ],
-    )
-    .await
-}
-
 async fn a_security_key_is_a_second_factor(engine: Engine) {
     let app = TestApp::spawn_with(engine, ISSUER).await;
     let id = app.create_user(EMAIL, PASSWORD).await;

@@ -17,6 +17,7 @@ mod authentix_migration;
 mod cli;
 mod cli_services;
 mod email_change;
+mod fault_clock_skew;
 mod fault_database;
 mod fault_reset;
 mod fault_two_nodes;

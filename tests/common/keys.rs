@@ -8,7 +8,10 @@ use std::sync::Arc;
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs_proto::{CreationChallengeResponse, UserVerificationPolicy};
+use webauthn_rs_proto::{
+    CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse,
+    UserVerificationPolicy,
+};
 
 use super::mfa::attribute;
 use super::oidc::value_of;
@@ -98,4 +101,36 @@ pub async fn admin_browser(app: &TestApp, email: &str, password: &str) -> Browse
         .await
         .unwrap();
     me
+}
+
+/// The key form of the second step: its CSRF token, handle and options.
+pub async fn key_step(me: &Browser) -> (String, String, RequestChallengeResponse) {
+    let html = me
+        .get("/sign-in/verify?method=key")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-webauthn=\"get\""), "{html}");
+    let options = serde_json::from_str(&attribute(&html, "data-options")).unwrap();
+    (csrf_in(&html), value_of(&html, "handle"), options)
+}
+
+pub async fn submit_key(
+    me: &Browser,
+    token: &str,
+    handle: &str,
+    credential: &PublicKeyCredential,
+) -> reqwest::Response {
+    me.post(
+        "/sign-in/verify",
+        &[
+            ("csrf_token", token),
+            ("method", "key"),
+            ("handle", handle),
+            ("credential", &serde_json::to_string(credential).unwrap()),
+            ("return_to", "/account"),
+        ],
+    )
+    .await
 }

@@ -78,6 +78,11 @@ impl Browser {
     /// Sets up an authenticator app named `name` from the set-up page; returns the app and
     /// the recovery codes page's HTML (or the redirect, when not the first method).
     pub async fn add_app(&self, app: &TestApp, name: &str) -> (App, reqwest::Response) {
+        self.add_app_at(app.clock.now_for_tests(), name).await
+    }
+
+    /// Like [`Browser::add_app`] with a phone whose clock reads `at`.
+    pub async fn add_app_at(&self, at: DateTime<Utc>, name: &str) -> (App, reqwest::Response) {
         let page = self.get("/account/security/app").await;
         assert_eq!(page.status(), 200, "set-up page");
         let html = page.text().await.unwrap();
@@ -93,7 +98,7 @@ impl Browser {
                     ("setup_id", &value_of(&html, "setup_id")),
                     ("return_to", &value_of(&html, "return_to")),
                     ("name", name),
-                    ("code", &device.code_now(app)),
+                    ("code", &device.code_at(at)),
                 ],
             )
             .await;

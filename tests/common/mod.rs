@@ -173,6 +173,18 @@ impl TestApp {
 
     /// Starts the server on a database prepared by the test.
     pub async fn spawn_on(db: impl Into<Arc<FreshDb>>, extra_toml: &str) -> Self {
+        Self::spawn_at(db, extra_toml, test_epoch()).await
+    }
+
+    /// Like [`TestApp::spawn_on`] with the node's own clock starting at `start`. Unless the
+    /// configuration names a `time_source`, the node runs on that clock alone (`local`), so
+    /// tests move time as they like; with `time_source = "database"` it is kept on the
+    /// database's time as a deployed node is.
+    pub async fn spawn_at(
+        db: impl Into<Arc<FreshDb>>,
+        extra_toml: &str,
+        start: DateTime<Utc>,
+    ) -> Self {
         let db: Arc<FreshDb> = db.into();
         leaks::watch(&db);
         let config_path = db.dir.path().join("gatehouse.toml");
@@ -188,8 +200,13 @@ impl TestApp {
         } else {
             format!("issuer = \"http://127.0.0.1:{port}\"\n")
         };
+        let time = if extra_toml.contains("time_source") {
+            ""
+        } else {
+            "time_source = \"local\"\n"
+        };
         let toml = format!(
-            "listen = \"127.0.0.1:{port}\"\n{issuer}database_url = {:?}\ndata_dir = {:?}\nkeys_dir = {:?}\n{extra_toml}\n",
+            "listen = \"127.0.0.1:{port}\"\n{issuer}{time}database_url = {:?}\ndata_dir = {:?}\nkeys_dir = {:?}\n{extra_toml}\n",
             db.url,
             db.data_dir(),
             db.keys_dir(),
@@ -201,7 +218,7 @@ impl TestApp {
             overrides: Default::default(),
         })
         .unwrap();
-        let clock = ManualClock::new(test_epoch());
+        let clock = ManualClock::new(start);
         let server = Server::build_on(config, Arc::new(clock.clone()), listener)
             .await
             .unwrap();
