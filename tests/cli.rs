@@ -176,7 +176,7 @@ fn configuration_mistakes_exit_2_with_one_line() {
             &[("GATEHOUSE_TIME_SOURCE", "sundial")],
         ),
         2,
-        "time_source",
+        "expected ``database` or `local``",
     );
     assert_one_line_failure(
         &run(
