@@ -18,6 +18,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use crate::common;
 
 use common::keys::{key_step, register, submit_key};
+use common::nodes::on;
 use common::oidc::{PASSWORD, REDIRECT, Spec, authorize, param};
 use common::{Browser, ClockExt, Engine, FreshDb, TestApp, location};
 use gatehouse::clock::ManualClock;
@@ -87,14 +88,6 @@ async fn skewed(engine: Engine) -> Skewed {
         ahead,
         truth,
         issuer,
-    }
-}
-
-/// The same browser (one cookie jar) pointed at the other node.
-fn on(node: &TestApp, browser: &Browser) -> Browser {
-    Browser {
-        client: browser.client.clone(),
-        base: node.base.clone(),
     }
 }
 

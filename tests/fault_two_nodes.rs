@@ -5,13 +5,11 @@
 //! keys folder and the issuer, as a real deployment does; each has its own process state.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use crate::common;
 
+use common::nodes::{on, pair};
 use common::oidc::{PASSWORD, REDIRECT, Spec, authorize, param};
-use common::smtp::SmtpSink;
-use common::{Browser, ClockExt, Engine, FreshDb, TestApp, location};
+use common::{ClockExt, Engine, TestApp, location};
 use gatehouse::crypto::{SigningAlg, SigningKey, sign_jwt};
 use gatehouse::oidc::{AuthMethod, GrantType};
 use oauth2::PkceCodeChallenge;
@@ -23,38 +21,6 @@ both_engines!(
 );
 
 const EMAIL: &str = "pat.okafor@school.example";
-
-struct Pair {
-    a: TestApp,
-    b: TestApp,
-    sink: SmtpSink,
-}
-
-/// Node A, then node B on the same database and keys, both answering as A's issuer (the
-/// balancer's address) and mailing the same sink.
-async fn pair(engine: Engine) -> Pair {
-    let sink = SmtpSink::start().await;
-    let db = Arc::new(FreshDb::new(engine).await);
-    let a = TestApp::spawn_on(db.clone(), &sink.toml()).await;
-    let b = TestApp::spawn_on(db, &format!("issuer = \"{}\"\n{}", a.base, sink.toml())).await;
-    Pair { a, b, sink }
-}
-
-impl Pair {
-    /// Moves both nodes' clocks on together.
-    fn advance(&self, by: chrono::Duration) {
-        self.a.clock.advance(by);
-        self.b.clock.advance(by);
-    }
-}
-
-/// The same browser (one cookie jar) pointed at the other node.
-fn on(node: &TestApp, browser: &Browser) -> Browser {
-    Browser {
-        client: browser.client.clone(),
-        base: node.base.clone(),
-    }
-}
 
 async fn token(
     node: &TestApp,
@@ -77,7 +43,7 @@ async fn token(
 }
 
 async fn codes_and_refresh_tokens_are_spent_everywhere(engine: Engine) {
-    let p = pair(engine).await;
+    let p = pair(engine, "").await;
     p.a.create_user(EMAIL, PASSWORD).await;
     let service = p.a.register(Spec::confidential("portal")).await;
     let secret = service.secret.clone().unwrap();
@@ -173,7 +139,7 @@ async fn codes_and_refresh_tokens_are_spent_everywhere(engine: Engine) {
 }
 
 async fn a_code_step_and_a_reset_link_work_once_across_nodes(engine: Engine) {
-    let p = pair(engine).await;
+    let p = pair(engine, "").await;
     p.a.create_user(EMAIL, PASSWORD).await;
     let (_, device) = p.a.verified_browser_and_app(EMAIL, PASSWORD).await;
 
@@ -222,7 +188,7 @@ async fn a_code_step_and_a_reset_link_work_once_across_nodes(engine: Engine) {
 }
 
 async fn an_assertion_and_a_sign_out_count_on_every_node(engine: Engine) {
-    let p = pair(engine).await;
+    let p = pair(engine, "").await;
     let (key, _) = SigningKey::generate("k1".into(), SigningAlg::Es256).unwrap();
     p.a.register(Spec {
         auth_method: AuthMethod::PrivateKeyJwt,

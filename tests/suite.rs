@@ -46,6 +46,7 @@ mod password_reset;
 mod security_pages;
 mod security_tokens;
 mod sessions;
+mod several_nodes;
 mod sign_in;
 mod store_audit;
 mod store_users;

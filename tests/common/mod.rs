@@ -8,6 +8,7 @@ pub mod directory;
 pub mod keys;
 pub mod leaks;
 pub mod mfa;
+pub mod nodes;
 pub mod oidc;
 pub mod proxy;
 pub mod smtp;
