@@ -11,28 +11,13 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::store::{AccountQuery, AccountSort, Engine, Store};
+use gatehouse::store::{AccountQuery, AccountSort, Store};
 use secrecy::SecretString;
 
+mod support;
+use support::seed::{ORGANISATIONS, database_size, fresh_database, seed};
+
 const RUNS: usize = 200;
-const ORGANISATIONS: i64 = 25_000;
-
-const GIVEN: [&str; 40] = [
-    "Ana", "Ben", "Cara", "Dev", "Ella", "Finn", "Gita", "Hugo", "Isla", "Jack", "Kira", "Liam",
-    "Maya", "Noah", "Olga", "Pete", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Will", "Xena",
-    "Yusuf", "Zara", "Amir", "Beth", "Cole", "Dina", "Ezra", "Faye", "Gus", "Hana", "Ivo", "Jade",
-    "Kofi", "Lena", "Milo", "Nia",
-];
-const FIRST: [&str; 20] = [
-    "Ash", "Black", "Brad", "Chad", "Clay", "Dun", "Fair", "Green", "Hart", "Holm", "Kings",
-    "Lang", "Mar", "New", "Oak", "Pen", "Ray", "Stan", "West", "Wood",
-];
-const LAST: [&str; 25] = [
-    "worth", "ley", "ford", "wick", "ton", "field", "more", "ham", "well", "by", "wood", "bridge",
-    "stone", "land", "gate", "brook", "croft", "dale", "hurst", "mouth", "shaw", "thorpe", "well",
-    "wright", "cott",
-];
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -52,20 +37,6 @@ async fn run() {
     if let Ok(base) = std::env::var("PG_URL") {
         bench(&fresh_database(&base).await, users, None).await;
     }
-}
-
-/// A new, empty database next to `base`'s, for this run.
-async fn fresh_database(base: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("gatehouse_bench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(base).unwrap();
-    url.set_path(&name);
-    url.to_string()
 }
 
 async fn bench(url: &str, users: i64, file: Option<std::path::PathBuf>) {
@@ -168,146 +139,5 @@ async fn bench(url: &str, users: i64, file: Option<std::path::PathBuf>) {
             ms(times[RUNS * 95 / 100]),
             ms(times[RUNS - 1])
         );
-    }
-}
-
-async fn database_size(url: &str) -> u64 {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    size as u64
-}
-
-/// Fills the database in a few set-based statements.
-async fn seed(url: &str, engine: Engine, users: i64) {
-    use sqlx::Connection;
-    let list = |words: &[&str]| -> String {
-        words
-            .iter()
-            .map(|w| format!("'{w}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (given, first, last) = (list(&GIVEN), list(&FIRST), list(&LAST));
-    let statements: Vec<String> = match engine {
-        Engine::Postgres => {
-            let series = |n: i64| format!("generate_series(0, {}) AS i", n - 1);
-            let name = format!(
-                "(ARRAY[{first}])[1 + (i / 40) % 20] || (ARRAY[{last}])[1 + (i / 800) % 25]"
-            );
-            let g = format!("(ARRAY[{given}])[1 + i % 40]");
-            vec![
-                format!(
-                    "INSERT INTO organisations (id, kind, name, name_normalised, urn, ukprn, \
-                     la_code, status, source, created_at, updated_at) \
-                     SELECT 'o' || i, 'school', n, lower(n), (100000 + i)::text, \
-                     (10000000 + i)::text, (800 + i % 150)::text, 'open', 'gias', 0, 0 \
-                     FROM (SELECT i, (ARRAY[{first}])[1 + i % 20] || (ARRAY[{last}])[1 + \
-                     (i / 20) % 25] || ' Academy ' || i AS n FROM {}) s",
-                    series(ORGANISATIONS)
-                ),
-                format!(
-                    "INSERT INTO users (id, email, email_normalised, given_name, family_name, \
-                     status, created_at, updated_at) \
-                     SELECT 'u' || i, e, lower(e), g, f, CASE WHEN i % 50 = 0 THEN 'locked' \
-                     WHEN i % 10 = 0 THEN 'invited' ELSE 'active' END, i, i \
-                     FROM (SELECT i, {g} AS g, {name} AS f, {g} || '.' || {name} || i || \
-                     '@school' || (i % {ORGANISATIONS}) || '.example.org' AS e FROM {}) s",
-                    series(users)
-                ),
-                format!(
-                    "INSERT INTO memberships (user_id, organisation_id, level, status, \
-                     created_at, updated_at) SELECT 'u' || i, 'o' || (i % {ORGANISATIONS}), \
-                     'member', 'approved', 0, 0 FROM {}",
-                    series(users)
-                ),
-                format!(
-                    "INSERT INTO totp_factors (id, user_id, name, secret_sealed, created_at, \
-                     confirmed_at) SELECT 't' || i, 'u' || i, 'Phone', 'v1.bench', 0, 0 \
-                     FROM {} WHERE i % 3 = 0",
-                    series(users)
-                ),
-                "ANALYZE".to_owned(),
-            ]
-        }
-        Engine::Sqlite => {
-            let series = |n: i64| {
-                format!(
-                    "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s \
-                     WHERE i < {}) ",
-                    n - 1
-                )
-            };
-            let pick = |list: &str, index: &str| {
-                format!(
-                    "json_extract('[{}]', '$[' || ({index}) || ']')",
-                    list.replace('\'', "\"")
-                )
-            };
-            let name = format!(
-                "{} || {}",
-                pick(&first, "(i / 40) % 20"),
-                pick(&last, "(i / 800) % 25")
-            );
-            let g = pick(&given, "i % 40");
-            vec![
-                format!(
-                    "{}INSERT INTO organisations (id, kind, name, name_normalised, urn, ukprn, \
-                     la_code, status, source, created_at, updated_at) \
-                     SELECT 'o' || i, 'school', n, lower(n), 100000 + i, 10000000 + i, \
-                     800 + i % 150, 'open', 'gias', 0, 0 \
-                     FROM (SELECT i, {} || {} || ' Academy ' || i AS n FROM s)",
-                    series(ORGANISATIONS),
-                    pick(&first, "i % 20"),
-                    pick(&last, "(i / 20) % 25")
-                ),
-                format!(
-                    "{}INSERT INTO users (id, email, email_normalised, given_name, family_name, \
-                     status, created_at, updated_at) \
-                     SELECT 'u' || i, e, lower(e), g, f, CASE WHEN i % 50 = 0 THEN 'locked' \
-                     WHEN i % 10 = 0 THEN 'invited' ELSE 'active' END, i, i \
-                     FROM (SELECT i, g, f, g || '.' || f || i || '@school' || \
-                     (i % {ORGANISATIONS}) || '.example.org' AS e \
-                     FROM (SELECT i, {g} AS g, {name} AS f FROM s))",
-                    series(users)
-                ),
-                format!(
-                    "{}INSERT INTO memberships (user_id, organisation_id, level, status, \
-                     created_at, updated_at) SELECT 'u' || i, 'o' || (i % {ORGANISATIONS}), \
-                     'member', 'approved', 0, 0 FROM s",
-                    series(users)
-                ),
-                format!(
-                    "{}INSERT INTO totp_factors (id, user_id, name, secret_sealed, created_at, \
-                     confirmed_at) SELECT 't' || i, 'u' || i, 'Phone', 'v1.bench', 0, 0 \
-                     FROM s WHERE i % 3 = 0",
-                    series(users)
-                ),
-                "ANALYZE".to_owned(),
-            ]
-        }
-    };
-    match engine {
-        Engine::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            for sql in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
-        Engine::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-            for sql in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Dedicated threads rather than tokio's blocking pool: each keeps its own Argon2 memory area
 //! (see `worker.rs`), so memory is one area per core however many sign-ins are waiting
-//! (measured in `benches/sign_in.rs`).
+//! (measured in `benches/load/`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
