@@ -8,7 +8,7 @@
 use crate::common;
 
 use common::nodes::{on, pair};
-use common::oidc::{PASSWORD, REDIRECT, Spec, authorize, param};
+use common::oidc::{PASSWORD, REDIRECT, Spec, authorize, param, token_request as token};
 use common::{ClockExt, Engine, TestApp, location};
 use gatehouse::crypto::{SigningAlg, SigningKey, sign_jwt};
 use gatehouse::oidc::{AuthMethod, GrantType};
@@ -21,26 +21,6 @@ both_engines!(
 );
 
 const EMAIL: &str = "pat.okafor@school.example";
-
-async fn token(
-    node: &TestApp,
-    id: &str,
-    secret: &str,
-    form: &[(&str, &str)],
-) -> (u16, serde_json::Value) {
-    let answer = node
-        .client
-        .post(node.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status().as_u16();
-    let body = answer.json().await.unwrap_or_default();
-    common::leaks::remember_tokens(&body);
-    (status, body)
-}
 
 async fn codes_and_refresh_tokens_are_spent_everywhere(engine: Engine) {
     let p = pair(engine, "").await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::oidc::{Registered, Spec};
+use common::oidc::{Registered, Spec, published_kids as published};
 use common::{ClockExt, Engine, FreshDb, TestApp};
 use gatehouse::crypto::SigningAlg;
 use gatehouse::oidc::GrantType;
@@ -43,16 +43,6 @@ fn kid_of(token: &str) -> String {
     )
     .unwrap();
     header["kid"].as_str().unwrap().to_owned()
-}
-
-async fn published(app: &TestApp) -> Vec<String> {
-    let jwks: serde_json::Value = app.get("/jwks").await.json().await.unwrap();
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 async fn active(app: &TestApp, service: &Registered, token: &str) -> bool {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use crate::common;
 
 use common::nodes::{on, pair};
-use common::oidc::{PASSWORD, REDIRECT, Spec, authorize, param};
+use common::oidc::{
+    PASSWORD, REDIRECT, Spec, authorize, param, published_kids as published, token_request,
+};
 use common::{ClockExt, Engine, TestApp, csrf_in, location};
 use gatehouse::crypto::SigningAlg;
 use gatehouse::oidc::GrantType;
@@ -22,25 +24,6 @@ both_engines!(
 );
 
 const EMAIL: &str = "niamh.adeyemi@school.example";
-
-async fn token_call(
-    node: &TestApp,
-    secret: &str,
-    form: &[(&str, &str)],
-) -> (u16, serde_json::Value) {
-    let answer = node
-        .client
-        .post(node.url("/token"))
-        .basic_auth("portal", Some(secret))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status().as_u16();
-    let body = answer.json().await.unwrap_or_default();
-    common::leaks::remember_tokens(&body);
-    (status, body)
-}
 
 async fn a_journey_on_alternating_nodes_works_as_on_one(engine: Engine) {
     let p = pair(engine, "").await;
@@ -76,8 +59,9 @@ async fn a_journey_on_alternating_nodes_works_as_on_one(engine: Engine) {
     );
     let back = authorize(&on(&p.b, &me), &url, EMAIL, false).await;
     let code = param(&back, "code").unwrap();
-    let (status, tokens) = token_call(
+    let (status, tokens) = token_request(
         &p.a,
+        "portal",
         &secret,
         &[
             ("grant_type", "authorization_code"),
@@ -99,8 +83,9 @@ async fn a_journey_on_alternating_nodes_works_as_on_one(engine: Engine) {
             .await
             .unwrap();
     assert_eq!(info["email"], EMAIL);
-    let (status, refreshed) = token_call(
+    let (status, refreshed) = token_request(
         &p.a,
+        "portal",
         &secret,
         &[
             ("grant_type", "refresh_token"),
@@ -119,8 +104,9 @@ async fn a_journey_on_alternating_nodes_works_as_on_one(engine: Engine) {
             .await
             .unwrap();
     assert_eq!(revoked.status(), 200);
-    let (status, _) = token_call(
+    let (status, _) = token_request(
         &p.a,
+        "portal",
         &secret,
         &[("grant_type", "refresh_token"), ("refresh_token", latest)],
     )
@@ -181,16 +167,6 @@ async fn machine_kid(node: &TestApp, secret: &str) -> (String, String) {
     let token = answer["access_token"].as_str().unwrap().to_owned();
     let header = gatehouse::crypto::decode_unverified_header(&token).unwrap();
     (header.kid.unwrap_or_default(), token)
-}
-
-async fn published(node: &TestApp) -> Vec<String> {
-    let jwks: serde_json::Value = node.get("/jwks").await.json().await.unwrap();
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 async fn a_key_rotated_on_one_node_signs_on_both(engine: Engine) {

@@ -339,3 +339,36 @@ impl Flow {
         }
     }
 }
+
+/// A token request from service `id` (client_secret_basic) to `node`: the status and the JSON
+/// body, whose tokens the leak scan then looks for.
+pub async fn token_request(
+    node: &TestApp,
+    id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let answer = node
+        .client
+        .post(node.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let body = answer.json().await.unwrap_or_default();
+    super::leaks::remember_tokens(&body);
+    (status, body)
+}
+
+/// The key ids `node` publishes at /jwks.
+pub async fn published_kids(node: &TestApp) -> Vec<String> {
+    let jwks: serde_json::Value = node.get("/jwks").await.json().await.unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
