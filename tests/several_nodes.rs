@@ -153,17 +153,13 @@ async fn the_sign_in_limit_counts_on_every_node(engine: Engine) {
 }
 
 async fn machine_kid(node: &TestApp, secret: &str) -> (String, String) {
-    let answer: serde_json::Value = node
-        .client
-        .post(node.url("/token"))
-        .basic_auth("machine", Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, answer) = token_request(
+        node,
+        "machine",
+        secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
     let token = answer["access_token"].as_str().unwrap().to_owned();
     let header = gatehouse::crypto::decode_unverified_header(&token).unwrap();
     (header.kid.unwrap_or_default(), token)
