@@ -125,13 +125,13 @@ async fn a_message_that_never_gets_through_becomes_a_dead_letter(engine: Engine)
     .await;
     let stats = app.store.outbox_stats().await.unwrap();
     assert_eq!(stats.pending, 0);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
+    // The gauge is published after the worker's pass, so a scrape sees it within a second.
+    let dead_gauge = |metrics: &str| {
         metrics
             .lines()
-            .any(|l| l.starts_with("mail_outbox_dead") && l.ends_with(" 1")),
-        "{metrics}"
-    );
+            .any(|l| l.starts_with("mail_outbox_dead") && l.ends_with(" 1"))
+    };
+    wait_until(|| async { dead_gauge(&app.get("/metrics").await.text().await.unwrap()) }).await;
 }
 
 async fn without_smtp_mail_is_written_to_files(engine: Engine) {
