@@ -14,7 +14,7 @@ use crate::auth::Auth;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::crypto::{DataKey, KeyFolder, KeyFolderError, Keys};
-use crate::directory::Approvals;
+use crate::directory::{Approvals, keep_migration_counted};
 use crate::http::{self, AppState};
 use crate::mail::{Mailer, run_worker};
 use crate::oidc::{Oidc, deliver_due_notices, logout_http_client};
@@ -123,6 +123,10 @@ impl Server {
         let logouts = tokio::spawn(deliver_logouts(self.state.oidc.clone()));
         let mail = tokio::spawn(run_worker(self.state.lifecycle.mailer().clone()));
         let time = self.timekeeper.map(|t| tokio::spawn(t.run(store.clone())));
+        let counting = tokio::spawn(keep_migration_counted(
+            self.state.directory.clone(),
+            std::time::Duration::from_secs(self.state.config.migration_count_seconds),
+        ));
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -130,6 +134,7 @@ impl Server {
         sweeper.abort();
         logouts.abort();
         mail.abort();
+        counting.abort();
         if let Some(time) = time {
             time.abort();
         }

@@ -187,6 +187,15 @@ fn configuration_mistakes_exit_2_with_one_line() {
         2,
         "time_check_seconds: must be between 1 and 3600",
     );
+    assert_one_line_failure(
+        &run(
+            d,
+            &["check-config"],
+            &[("GATEHOUSE_MIGRATION_COUNT_SECONDS", "5")],
+        ),
+        2,
+        "migration_count_seconds: must be between 10 and 86400",
+    );
     assert!(
         !d.join("data").exists(),
         "nothing was created by a failed start"

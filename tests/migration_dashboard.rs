@@ -103,9 +103,44 @@ async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine
         .await
         .unwrap();
 
+    // The figures come from the last count; staff count again to see the import.
     let page = hana.get("/manage/migration").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
+    let token = common::csrf_in(&html);
+    let forged = hana
+        .post(
+            "/manage/migration/count",
+            &[("csrf_token", "x"), ("days", "14")],
+        )
+        .await;
+    assert_eq!(
+        forged.status(),
+        403,
+        "the count button needs its CSRF token"
+    );
+    let counted = hana
+        .post(
+            "/manage/migration/count",
+            &[("csrf_token", &token), ("days", "14")],
+        )
+        .await;
+    assert_eq!(counted.status(), 303);
+    assert_eq!(
+        counted.headers()["location"],
+        "/manage/migration?days=14&notice=counted"
+    );
+    let html = hana
+        .get("/manage/migration?days=14&notice=counted")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("The figures were counted again just now."));
+    assert!(
+        html.contains("Counted at "),
+        "the page says when it counted"
+    );
     assert!(html.contains("Brampton Council (801)") && html.contains("Ashford Council (800)"));
     assert!(
         html.contains("1 of 2 (50%)"),
@@ -122,21 +157,21 @@ async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine
     );
     let csv = csv.text().await.unwrap();
     // imported, invited, activated, with 2-step verification, not activated after 14 days,
-    // organisations, ready, percent.
+    // organisations, ready, percent (then when they were counted).
     assert_eq!(
-        csv_line(&csv, "local_authority,801,")[3..],
+        csv_line(&csv, "local_authority,801,")[3..11],
         ["2", "1", "1", "1", "0", "1", "1", "100"]
     );
     assert_eq!(
-        csv_line(&csv, "local_authority,800,")[3..],
+        csv_line(&csv, "local_authority,800,")[3..11],
         ["1", "1", "0", "0", "1", "1", "0", "0"]
     );
     assert_eq!(
-        csv_line(&csv, "service,sdt,")[3..],
+        csv_line(&csv, "service,sdt,")[3..11],
         ["3", "2", "1", "1", "1", "2", "1", "50"]
     );
     assert_eq!(
-        csv_line(&csv, "service,edubase,")[3..],
+        csv_line(&csv, "service,edubase,")[3..11],
         ["1", "0", "0", "0", "0", "1", "0", "0"]
     );
     // Counted as not activated only after the chosen number of days.
@@ -147,4 +182,52 @@ async fn the_dashboard_shows_how_far_each_authority_and_service_has_moved(engine
         .await
         .unwrap();
     assert_eq!(csv_line(&later, "local_authority,800,")[7], "0");
+
+    // While another node is counting, the button says so instead of counting twice.
+    let now = app.clock.now_for_tests().timestamp_millis();
+    assert!(
+        app.store
+            .take_migration_count(now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    let token = hana.csrf("/manage/migration").await;
+    let busy = hana
+        .post(
+            "/manage/migration/count",
+            &[("csrf_token", &token), ("days", "30")],
+        )
+        .await;
+    assert_eq!(
+        busy.headers()["location"],
+        "/manage/migration?days=30&notice=busy"
+    );
+    app.store.release_migration_count().await.unwrap();
+
+    // Cara sets up her account: the saved figures do not change until the next count, which
+    // the server makes by itself once `migration_count_seconds` (600) have passed.
+    let cara = id_of(&app, "cara@ashford.example").await;
+    app.sql(&format!(
+        "UPDATE users SET status = 'active' WHERE id = '{cara}'"
+    ))
+    .await;
+    let activated_in_800 = || async {
+        let csv = hana
+            .get("/manage/migration.csv?days=14")
+            .await
+            .text()
+            .await
+            .unwrap();
+        csv_line(&csv, "local_authority,800,")[5].to_owned()
+    };
+    assert_eq!(activated_in_800().await, "0", "still the last count");
+    app.clock.advance(Duration::seconds(601));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while activated_in_800().await != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not count again within 20 s of the figures falling due"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -171,10 +171,17 @@ pub fn scale(empty: &EngineRun, full: &EngineRun) {
     );
     if let Some(s) = &full.seeded {
         println!(
-            "Migration dashboard over {users} imported contacts: median {:.0} ms, slowest of 5 \
-             {:.0} ms.\n",
+            "Migration dashboard over {users} imported contacts: the page reads the saved \
+             count in {:.1} ms (median of 5; slowest {:.1} ms; target under 1 s: {}); a \
+             full count, made in the background, took {:.1} s.\n",
             s.dashboard_ms[s.dashboard_ms.len() / 2],
-            s.dashboard_ms.last().copied().unwrap_or(0.0)
+            s.dashboard_ms.last().copied().unwrap_or(0.0),
+            if s.dashboard_ms.last().is_some_and(|ms| *ms < 1000.0) {
+                "met"
+            } else {
+                "not met"
+            },
+            s.count_ms / 1000.0
         );
     }
     println!(

@@ -63,6 +63,7 @@ impl fmt::Display for Redacted<'_> {
         };
         writeln!(f, "time_source = \"{source}\"")?;
         writeln!(f, "time_check_seconds = {}", c.time_check_seconds)?;
+        writeln!(f, "migration_count_seconds = {}", c.migration_count_seconds)?;
         let r = &c.audit_retention;
         writeln!(f, "audit_keep_sign_ins_days = {}", r.sign_ins_days)?;
         writeln!(f, "audit_keep_mail_days = {}", r.mail_days)?;

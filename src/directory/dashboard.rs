@@ -1,18 +1,64 @@
 //! The Authentix migration dashboard: per local authority and per service, how many contacts
 //! were brought over, invited, activated and using 2-step verification, how many have not
 //! activated after N days, and per service how many organisations are ready to switch off
-//! the shared password. Also as CSV.
+//! the shared password. Also as CSV. Read from the last count (see `counting`).
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::{Directory, DirectoryError};
-use crate::store::MigrationLine;
+use crate::store::{CountedLine, DAY_MS, SavedCount};
+
+/// One line of the dashboard: a local authority's or a service's contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationLine {
+    /// The LA code, or the service's client id.
+    pub code: String,
+    /// The LA's or service's name (empty when the LA is not in the directory).
+    pub name: String,
+    pub imported: i64,
+    pub invited: i64,
+    pub activated: i64,
+    pub with_mfa: i64,
+    /// Invited on or before the cut-off day and still not activated.
+    pub stalled: i64,
+    /// Organisations involved (for a service: those where anyone has access to it).
+    pub organisations: i64,
+    /// Of those, organisations with at least one active account (with access to the service).
+    pub ready: i64,
+}
+
+impl MigrationLine {
+    /// `counted`, with people invited on or before `cutoff_day` and still waiting as stalled.
+    fn from_counted(counted: CountedLine, cutoff_day: i64) -> Self {
+        let stalled = counted
+            .waiting
+            .iter()
+            .filter(|(day, _)| *day <= cutoff_day)
+            .map(|(_, people)| people)
+            .sum();
+        Self {
+            code: counted.code,
+            name: counted.name,
+            imported: counted.imported,
+            invited: counted.invited,
+            activated: counted.activated,
+            with_mfa: counted.with_mfa,
+            stalled,
+            organisations: counted.organisations,
+            ready: counted.ready,
+        }
+    }
+}
 
 /// The whole dashboard.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     /// "Not activated" counts people invited at least this many days ago.
     pub stalled_days: i64,
+    /// When the figures were counted; `None` until the first count.
+    pub counted_at: Option<DateTime<Utc>>,
+    /// How long that count took.
+    pub took_ms: Option<i64>,
     pub by_local_authority: Vec<MigrationLine>,
     pub by_service: Vec<MigrationLine>,
 }
@@ -40,7 +86,12 @@ impl Dashboard {
             "organisations",
             "organisations_ready",
             "percent_ready",
+            "counted_at",
         ])?;
+        let counted_at = self
+            .counted_at
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
         let sections = [
             ("local_authority", &self.by_local_authority),
             ("service", &self.by_service),
@@ -59,6 +110,7 @@ impl Dashboard {
                     l.organisations.to_string(),
                     l.ready.to_string(),
                     Self::ready_percent(l).to_string(),
+                    counted_at.clone(),
                 ])?;
             }
         }
@@ -76,17 +128,38 @@ pub fn spreadsheet_safe(cell: &str) -> String {
 }
 
 impl Directory {
-    /// The dashboard now, counting as stalled people invited `stalled_days` or more ago.
+    /// The dashboard as last counted, counting "not activated" from people invited
+    /// `stalled_days` or more days ago (by UTC day). Before the first count, counts now.
     pub async fn migration_dashboard(
         &self,
         stalled_days: i64,
     ) -> Result<Dashboard, DirectoryError> {
         let days = stalled_days.clamp(0, 3650);
-        let before = (self.clock.now() - Duration::days(days)).timestamp_millis();
+        let mut saved = self.store.saved_migration_count().await?;
+        if saved.counted_at.is_none() && self.count_migration().await? {
+            saved = self.store.saved_migration_count().await?;
+        }
+        let cutoff_day = (self.clock.now() - Duration::days(days))
+            .timestamp_millis()
+            .div_euclid(DAY_MS);
+        let SavedCount {
+            counted_at,
+            took_ms,
+            by_local_authority,
+            by_service,
+        } = saved;
+        let lines = |counted: Vec<CountedLine>| -> Vec<MigrationLine> {
+            counted
+                .into_iter()
+                .map(|c| MigrationLine::from_counted(c, cutoff_day))
+                .collect()
+        };
         Ok(Dashboard {
             stalled_days: days,
-            by_local_authority: self.store.migration_by_local_authority(before).await?,
-            by_service: self.store.migration_by_service(before).await?,
+            counted_at: counted_at.and_then(DateTime::from_timestamp_millis),
+            took_ms,
+            by_local_authority: lines(by_local_authority),
+            by_service: lines(by_service),
         })
     }
 }
@@ -113,6 +186,8 @@ mod tests {
         assert_eq!(Dashboard::ready_percent(&line), 66);
         let csv = Dashboard {
             stalled_days: 14,
+            counted_at: DateTime::from_timestamp_millis(0),
+            took_ms: Some(1),
             by_local_authority: vec![],
             by_service: vec![line],
         }
@@ -120,6 +195,18 @@ mod tests {
         .unwrap();
         assert!(csv.starts_with("section,code,name"));
         assert!(csv.contains("not_activated_after_14_days"));
-        assert!(csv.contains("service,s,S,3,3,1,0,2,3,2,66"));
+        assert!(csv.contains("service,s,S,3,3,1,0,2,3,2,66,1970-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn people_invited_on_or_before_the_cut_off_day_are_stalled() {
+        let counted = CountedLine {
+            waiting: vec![(10, 4), (11, 2), (12, 1)],
+            ..CountedLine::default()
+        };
+        let stalled = |cutoff| MigrationLine::from_counted(counted.clone(), cutoff).stalled;
+        assert_eq!(stalled(9), 0);
+        assert_eq!(stalled(11), 6);
+        assert_eq!(stalled(12), 7);
     }
 }

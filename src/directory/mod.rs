@@ -5,6 +5,7 @@
 mod access_requests;
 mod approvals;
 pub mod authentix;
+mod counting;
 mod csv_file;
 mod dashboard;
 pub mod gias;
@@ -19,8 +20,9 @@ pub use approvals::{
     Approvals, ApproverOf, Colleague, ColleagueInvite, ColleagueInvited, HeldService,
     PEOPLE_PER_PAGE, ServiceOffer,
 };
+pub use counting::keep_migration_counted;
 pub use csv_file::Rejections;
-pub use dashboard::{Dashboard, spreadsheet_safe};
+pub use dashboard::{Dashboard, MigrationLine, spreadsheet_safe};
 pub use import::ImportReport;
 pub use memberships::{Access, Level};
 pub use migration::{Mentions, MigrationReport};

@@ -1,19 +1,19 @@
 //! `/manage/migration`: the Authentix migration dashboard for helpdesk and admin staff, as a
-//! page and as CSV.
+//! page and as CSV, from the last count; staff may ask for a count now.
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::{CookieJar, Form};
 use serde::Deserialize;
 
 use super::super::pages::Layout;
-use super::super::{AppState, Error};
+use super::super::{AppState, Error, csrf};
 use super::StaffUser;
 use super::require;
-use crate::directory::Dashboard;
+use crate::directory::{Dashboard, MigrationLine};
 use crate::staff::Capability;
-use crate::store::MigrationLine;
 
 /// Days after an invitation before someone counts as "not activated".
 const DEFAULT_STALLED_DAYS: i64 = 14;
@@ -21,6 +21,15 @@ const DEFAULT_STALLED_DAYS: i64 = 14;
 #[derive(Debug, Deserialize)]
 pub struct DashboardQuery {
     days: Option<i64>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CountForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    days: String,
 }
 
 /// A dashboard line with its percentage worked out.
@@ -33,7 +42,12 @@ struct LineView {
 #[template(path = "manage/migration.html")]
 struct MigrationPage {
     layout: Layout,
+    notice: Option<&'static str>,
+    csrf_token: String,
     days: i64,
+    /// "27 Nov 2026 09:12 UTC", or empty before the first count.
+    counted_at: String,
+    took_seconds: String,
     by_local_authority: Vec<LineView>,
     by_service: Vec<LineView>,
 }
@@ -51,18 +65,64 @@ fn views(lines: Vec<MigrationLine>) -> Vec<LineView> {
 pub async fn migration(
     State(state): State<AppState>,
     verified: StaffUser,
+    jar: CookieJar,
     Query(query): Query<DashboardQuery>,
 ) -> Result<Response, Error> {
     require(&state, &verified, Capability::ViewMigration).await?;
     let days = query.days.unwrap_or(DEFAULT_STALLED_DAYS);
     let dashboard = state.directory.migration_dashboard(days).await?;
+    let notice = match query.notice.as_deref() {
+        Some("counted") => Some("The figures were counted again just now."),
+        Some("busy") => {
+            Some("The figures are being counted already. They will show here when that finishes.")
+        }
+        _ => None,
+    };
+    let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
     let page = MigrationPage {
         layout: Layout::default(),
+        notice,
+        csrf_token,
         days: dashboard.stalled_days,
+        counted_at: dashboard
+            .counted_at
+            .map(|at| at.format("%-d %b %Y %H:%M UTC").to_string())
+            .unwrap_or_default(),
+        took_seconds: dashboard
+            .took_ms
+            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_default(),
         by_local_authority: views(dashboard.by_local_authority),
         by_service: views(dashboard.by_service),
     };
-    Ok(Html(page.render()?).into_response())
+    Ok((jar, Html(page.render()?)).into_response())
+}
+
+/// "Count again now": counts while the person waits (seconds even at national scale), unless
+/// a count is already under way somewhere.
+pub async fn count(
+    State(state): State<AppState>,
+    verified: StaffUser,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(input): Form<CountForm>,
+) -> Result<Response, Error> {
+    if !csrf::is_valid(&jar, state.cookies, &input.csrf_token, &headers) {
+        return Ok(super::super::error::forbidden());
+    }
+    require(&state, &verified, Capability::ViewMigration).await?;
+    let days = input
+        .days
+        .trim()
+        .parse::<i64>()
+        .unwrap_or(DEFAULT_STALLED_DAYS)
+        .clamp(0, 3650);
+    let notice = if state.directory.count_migration().await? {
+        "counted"
+    } else {
+        "busy"
+    };
+    Ok(Redirect::to(&format!("/manage/migration?days={days}&notice={notice}")).into_response())
 }
 
 pub async fn migration_csv(

@@ -119,6 +119,10 @@ pub fn router() -> Router<AppState> {
         .route("/manage/migration", get(migration::migration))
         .route("/manage/migration.csv", get(migration::migration_csv))
         .route(
+            "/manage/migration/count",
+            axum::routing::post(migration::count),
+        )
+        .route(
             "/manage/organisations",
             get(organisations::organisations).post(organisations::create),
         )
