@@ -157,32 +157,64 @@ impl Oidc {
             return Err(invalid_grant("the refresh token is not valid"));
         }
         let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        let grant_id = match self
+        let hash = hash_secret(token);
+        // Everything that only reads is checked first, outside the transaction, so the write
+        // (on SQLite, the one writer) is held for two statements only.
+        let (grant_id, used) = self
             .store
-            .use_refresh_token(&mut tx, &hash_secret(token), &client.id, now)
+            .refresh_token_state(&hash, &client.id)
+            .await?
+            .ok_or_else(|| invalid_grant("the refresh token is not valid"))?;
+        let checked = match used {
+            true => None,
+            false => Some(self.refreshable(client, &grant_id, scope, now).await?),
+        };
+        let mut tx = self.store.begin().await?;
+        match self
+            .store
+            .use_refresh_token(&mut tx, &hash, &client.id, now)
             .await?
         {
-            Redemption::Won(grant_id) => grant_id,
-            Redemption::Unknown => return Err(invalid_grant("the refresh token is not valid")),
+            Redemption::Won(won) if won == grant_id => {}
+            Redemption::Won(_) | Redemption::Unknown => {
+                return Err(invalid_grant("the refresh token is not valid"));
+            }
             Redemption::Replayed(grant_id) => {
                 self.revoke_for_reuse(tx, &grant_id, client, "refresh_token_reused", now)
                     .await?;
                 return Err(invalid_grant("the refresh token has already been used"));
             }
+        }
+        let Some((grant, user, narrowed)) = checked else {
+            return Err(invalid_grant("the refresh token is not valid"));
         };
-        let grant = self.live_grant(&mut tx, &grant_id, client, now).await?;
-        if !grant.offline
-            && !self
-                .store
-                .session_alive_in(&mut tx, &grant.session_hash, now)
-                .await?
-        {
+        let refresh = self.new_refresh_token(&mut tx, client, &grant, now).await?;
+        tx.commit().await?;
+        self.mint(client, &grant, &user, None, refresh, narrowed, now)
+            .await
+    }
+
+    /// The grant, person and scopes a refresh would issue for, if the grant is live, its
+    /// session (unless offline) still exists, the person is active and `scope` asks for no
+    /// more than was granted.
+    async fn refreshable(
+        &self,
+        client: &Client,
+        grant_id: &str,
+        scope: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(GrantRow, UserRow, Option<Scopes>), OAuthError> {
+        let grant = live(self.store.grant(grant_id).await?, client, now)?;
+        if !grant.offline && !self.store.session_alive(&grant.session_hash, now).await? {
             return Err(invalid_grant(
                 "the sign-in session this token belongs to has ended",
             ));
         }
-        let user = self.active_user(&mut tx, &grant.user_id).await?;
+        let user = active(
+            self.store
+                .user_by_id(&UserId::from_stored(grant.user_id.clone()))
+                .await?,
+        )?;
         let granted = grant_scopes(&grant)?;
         let narrowed = match scope {
             None => None,
@@ -198,10 +230,7 @@ impl Oidc {
                 Some(asked)
             }
         };
-        let refresh = self.new_refresh_token(&mut tx, client, &grant, now).await?;
-        tx.commit().await?;
-        self.mint(client, &grant, &user, None, refresh, narrowed, now)
-            .await
+        Ok((grant, user, narrowed))
     }
 
     /// A token for the service itself (RFC 6749 §4.4); `sub` is its client id
@@ -275,21 +304,7 @@ impl Oidc {
         client: &Client,
         now: DateTime<Utc>,
     ) -> Result<GrantRow, OAuthError> {
-        let grant = self
-            .store
-            .grant_in(tx, grant_id)
-            .await?
-            .ok_or_else(|| invalid_grant("the grant no longer exists"))?;
-        if grant.client_id != client.id {
-            return Err(invalid_grant("the grant belongs to another service"));
-        }
-        if grant.revoked_at.is_some() {
-            return Err(invalid_grant("the grant has been revoked"));
-        }
-        if grant.expires_at <= now.timestamp_millis() {
-            return Err(invalid_grant("the grant has expired"));
-        }
-        Ok(grant)
+        live(self.store.grant_in(tx, grant_id).await?, client, now)
     }
 
     async fn active_user(
@@ -297,15 +312,11 @@ impl Oidc {
         tx: &mut crate::store::Tx,
         user_id: &str,
     ) -> Result<UserRow, OAuthError> {
-        let user = self
-            .store
-            .user_in(tx, &UserId::from_stored(user_id.to_owned()))
-            .await?
-            .ok_or_else(|| invalid_grant("the account no longer exists"))?;
-        if user.status()? != UserStatus::Active {
-            return Err(invalid_grant("the account is not active"));
-        }
-        Ok(user)
+        active(
+            self.store
+                .user_in(tx, &UserId::from_stored(user_id.to_owned()))
+                .await?,
+        )
     }
 
     /// A new refresh token for the grant, if the service gets them (RFC 6749 §1.5; OIDC
@@ -506,4 +517,32 @@ fn pkce_matches(verifier: Option<&str>, challenge: &str) -> bool {
     let computed =
         PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_owned()));
     subtle::ConstantTimeEq::ct_eq(computed.as_str().as_bytes(), challenge.as_bytes()).into()
+}
+
+/// `grant`, if it exists, belongs to `client`, and is neither revoked nor expired.
+fn live(
+    grant: Option<GrantRow>,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> Result<GrantRow, OAuthError> {
+    let grant = grant.ok_or_else(|| invalid_grant("the grant no longer exists"))?;
+    if grant.client_id != client.id {
+        return Err(invalid_grant("the grant belongs to another service"));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(invalid_grant("the grant has been revoked"));
+    }
+    if grant.expires_at <= now.timestamp_millis() {
+        return Err(invalid_grant("the grant has expired"));
+    }
+    Ok(grant)
+}
+
+/// `user`, if the account exists and is active.
+fn active(user: Option<UserRow>) -> Result<UserRow, OAuthError> {
+    let user = user.ok_or_else(|| invalid_grant("the account no longer exists"))?;
+    if user.status()? != UserStatus::Active {
+        return Err(invalid_grant("the account is not active"));
+    }
+    Ok(user)
 }

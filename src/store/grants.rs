@@ -87,6 +87,8 @@ const USE_REFRESH: &str = "UPDATE refresh_tokens SET used_at = $2 \
      AND grant_id IN (SELECT id FROM grants WHERE client_id = $3) RETURNING grant_id";
 const REFRESH_GRANT: &str = "SELECT r.grant_id FROM refresh_tokens r \
      JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1 AND g.client_id = $2";
+const REFRESH_STATE: &str = "SELECT r.grant_id, r.used_at FROM refresh_tokens r \
+     JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1 AND g.client_id = $2";
 const LIVE_REFRESH: &str = "SELECT r.grant_id FROM refresh_tokens r \
      JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1 AND g.client_id = $2 \
      AND r.used_at IS NULL AND r.expires_at > $3";
@@ -207,6 +209,22 @@ impl Store {
                 .bind(session_hash)
                 .bind(millis(now))
                 .fetch_one(conn)
+                .await?
+        });
+        Ok(n > 0)
+    }
+
+    /// [`Store::session_alive_in`], on the shared pool.
+    pub async fn session_alive(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(self, read, |pool| {
+            sqlx::query_scalar::<_, i64>(SESSION_ALIVE)
+                .bind(session_hash)
+                .bind(millis(now))
+                .fetch_one(pool)
                 .await?
         });
         Ok(n > 0)
@@ -363,6 +381,23 @@ impl Store {
                 .await?;
             Ok(earlier.map_or(Redemption::Unknown, Redemption::Replayed))
         })
+    }
+
+    /// The grant a refresh token of `client_id` belongs to, and whether it was used, without
+    /// using it.
+    pub async fn refresh_token_state(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        let row: Option<(String, Option<i64>)> = on_pool!(self, read, |pool| {
+            sqlx::query_as(REFRESH_STATE)
+                .bind(token_hash)
+                .bind(client_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(grant, used_at)| (grant, used_at.is_some())))
     }
 
     /// The grant a refresh token belongs to, without using it (for revocation).
