@@ -41,35 +41,52 @@ where
     F: Fn(reqwest::Client, String) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<u16, reqwest::Error>> + Send,
 {
+    let base = base.to_owned();
+    measured(name, pid, move |started| {
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let (base, call) = (base.clone(), call.clone());
+                tokio::spawn(async move {
+                    let client = client();
+                    let mut load = Load::default();
+                    while started.elapsed() < run_for {
+                        let t = Instant::now();
+                        match call(client.clone(), base.clone()).await {
+                            Ok(DONE) => break,
+                            Ok(200) => {
+                                load.ok += 1;
+                                load.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            Ok(_) => load.refused += 1,
+                            Err(_) => load.errors += 1,
+                        }
+                    }
+                    load
+                })
+            })
+            .collect();
+        async move {
+            let mut load = Load::default();
+            for w in workers {
+                load.add(w.await.unwrap());
+            }
+            load
+        }
+    })
+    .await
+}
+
+/// Runs the load `run` starts (given its start time) and measures the server `pid` meanwhile:
+/// CPU seconds per wall second and peak memory.
+pub async fn measured<R, Fut>(name: &str, pid: u32, run: R) -> Phase
+where
+    R: FnOnce(Instant) -> Fut,
+    Fut: Future<Output = Load>,
+{
     reset_peak(pid);
     let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
-    let workers: Vec<_> = (0..clients)
-        .map(|_| {
-            let (base, call) = (base.to_owned(), call.clone());
-            tokio::spawn(async move {
-                let client = client();
-                let mut load = Load::default();
-                while started.elapsed() < run_for {
-                    let t = Instant::now();
-                    match call(client.clone(), base.clone()).await {
-                        Ok(DONE) => break,
-                        Ok(200) => {
-                            load.ok += 1;
-                            load.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                        }
-                        Ok(_) => load.refused += 1,
-                        Err(_) => load.errors += 1,
-                    }
-                }
-                load
-            })
-        })
-        .collect();
-    let mut load = Load::default();
-    for w in workers {
-        load.add(w.await.unwrap());
-    }
+    let mut load = run(started).await;
     load.elapsed = started.elapsed();
     let cores = (cpu_seconds(pid) - cpu_before) / load.elapsed.as_secs_f64();
     Phase {

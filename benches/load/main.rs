@@ -25,6 +25,7 @@ mod support;
 
 mod drive;
 mod estate;
+mod lean;
 mod operations;
 mod peer;
 mod raw;
@@ -37,6 +38,7 @@ use gatehouse::crypto::SigningAlg;
 
 use drive::{Phase, saturate};
 use estate::{Estate, Services, add_app, next_step, totp_email, wait_at_second_step};
+use lean::{Fixed, saturate_fixed};
 use report::{Bound, EngineRun, Row};
 use support::{rss_kib, start_server};
 
@@ -191,39 +193,20 @@ async fn engine_run(settings: &Settings, pg_url: Option<&str>, users: i64) -> En
 async fn phases(settings: &Settings, pid: u32, base: &str, services: &Services) -> Vec<Phase> {
     let (run_for, clients) = (settings.run_for, settings.clients);
     let mut out = Vec::new();
-    let discovery = format!("{base}/.well-known/openid-configuration");
-    out.push(
-        saturate("discovery", pid, base, clients, run_for, move |c, _| {
-            operations::get(c, discovery.clone())
-        })
-        .await,
-    );
-    let jwks = format!("{base}/jwks");
-    out.push(
-        saturate("JWKS", pid, base, clients, run_for, move |c, _| {
-            operations::get(c, jwks.clone())
-        })
-        .await,
-    );
+    for (name, path) in [
+        ("discovery", "/.well-known/openid-configuration"),
+        ("JWKS", "/jwks"),
+    ] {
+        let request = Fixed::get(path);
+        out.push(saturate_fixed(name, pid, base, clients, run_for, request).await);
+    }
     for (alg, id, secret) in [
         ("RS256", "machine-rs256", services.machine_rs256.clone()),
         ("ES256", "machine-es256", services.machine_es256.clone()),
     ] {
-        let secret = Arc::new(secret);
-        out.push(
-            saturate(
-                &format!("client_credentials {alg}"),
-                pid,
-                base,
-                clients,
-                run_for,
-                move |c, b| {
-                    let secret = secret.clone();
-                    async move { operations::client_credentials(c, b, id, &secret).await }
-                },
-            )
-            .await,
-        );
+        let request = Fixed::form("/token", "grant_type=client_credentials").basic(id, &secret);
+        let name = format!("client_credentials {alg}");
+        out.push(saturate_fixed(&name, pid, base, clients, run_for, request).await);
     }
 
     let client = support::client();
@@ -270,40 +253,12 @@ async fn phases(settings: &Settings, pid: u32, base: &str, services: &Services) 
         )
         .await,
     );
-    let token = Arc::new(user_token);
-    let bearer = token.clone();
-    out.push(
-        saturate("/userinfo", pid, base, clients, run_for, move |c, b| {
-            let token = bearer.clone();
-            async move {
-                support::status(
-                    c.get(format!("{b}/userinfo"))
-                        .bearer_auth(token.as_str())
-                        .send()
-                        .await?,
-                )
-                .await
-            }
-        })
-        .await,
-    );
-    let secret = portal.clone();
-    out.push(
-        saturate("/introspect", pid, base, clients, run_for, move |c, b| {
-            let (token, secret) = (token.clone(), secret.clone());
-            async move {
-                support::status(
-                    c.post(format!("{b}/introspect"))
-                        .basic_auth("portal", Some(secret.as_str()))
-                        .form(&[("token", token.as_str())])
-                        .send()
-                        .await?,
-                )
-                .await
-            }
-        })
-        .await,
-    );
+    let token = user_token;
+    let request = Fixed::get("/userinfo").bearer(&token);
+    out.push(saturate_fixed("/userinfo", pid, base, clients, run_for, request).await);
+    // A JWT is base64url and dots: nothing in it needs form encoding.
+    let request = Fixed::form("/introspect", &format!("token={token}")).basic("portal", &portal);
+    out.push(saturate_fixed("/introspect", pid, base, clients, run_for, request).await);
     out.push(
         saturate(
             "password sign-in",

@@ -10,27 +10,6 @@ use crate::support::{cookie, sign_in_form, sign_in_post, status};
 
 type Answer = Result<u16, reqwest::Error>;
 
-pub async fn get(client: reqwest::Client, url: String) -> Answer {
-    status(client.get(url).send().await?).await
-}
-
-pub async fn client_credentials(
-    client: reqwest::Client,
-    base: String,
-    id: &str,
-    secret: &str,
-) -> Answer {
-    status(
-        client
-            .post(format!("{base}/token"))
-            .basic_auth(id, Some(secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await?,
-    )
-    .await
-}
-
 /// Refreshes one token of the pool and puts the new one back (each chain is used by one
 /// worker at a time, as one service instance would).
 pub async fn refresh(

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::drive::{Phase, saturate};
-use crate::support::{rss_kib, status};
+use crate::drive::Phase;
+use crate::lean::{Fixed, saturate_fixed};
+use crate::support::rss_kib;
 
 const SECRET: &str = "bench-secret-bench-secret";
 
@@ -75,25 +76,10 @@ pub async fn run(dir: &Path, alg: &str, clients: usize, run_for: Duration) -> Pe
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let pid = child.id();
     let idle_rss_kib = rss_kib(pid, "VmRSS");
-    let tokens = saturate(
-        &format!("oidc-provider client_credentials {alg}"),
-        pid,
-        &base,
-        clients,
-        run_for,
-        |client, base| async move {
-            status(
-                client
-                    .post(format!("{base}/token"))
-                    .basic_auth("bench", Some(SECRET))
-                    .form(&[("grant_type", "client_credentials"), ("scope", "api")])
-                    .send()
-                    .await?,
-            )
-            .await
-        },
-    )
-    .await;
+    let request =
+        Fixed::form("/token", "grant_type=client_credentials&scope=api").basic("bench", SECRET);
+    let name = format!("oidc-provider client_credentials {alg}");
+    let tokens = saturate_fixed(&name, pid, &base, clients, run_for, request).await;
     let _ = child.kill();
     let _ = child.wait();
     PeerRun {
