@@ -83,18 +83,46 @@ where
     R: FnOnce(Instant) -> Fut,
     Fut: Future<Output = Load>,
 {
+    eprintln!("   {name}");
+    let perf = profile(name, pid);
     reset_peak(pid);
     let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
     let mut load = run(started).await;
     load.elapsed = started.elapsed();
     let cores = (cpu_seconds(pid) - cpu_before) / load.elapsed.as_secs_f64();
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
     Phase {
         name: name.to_owned(),
         load,
         cores,
         peak_rss_kib: rss_kib(pid, "VmHWM"),
     }
+}
+
+/// With `BENCH_PERF` set to the start of `name`, records the server's stacks during the
+/// phase with `perf record` into `perf-<phase>.data` in the working directory.
+fn profile(name: &str, pid: u32) -> Option<std::process::Child> {
+    let wanted = std::env::var("BENCH_PERF").ok()?;
+    if wanted.is_empty() || !name.starts_with(&wanted) {
+        return None;
+    }
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    Command::new("perf")
+        .args(["record", "-g", "-F", "997", "-p", &pid.to_string(), "-o"])
+        .arg(format!("perf-{file}.data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()
 }
 
 /// Starts a new peak-memory window for `pid` (Linux: writing 5 to clear_refs resets VmHWM).

@@ -13,6 +13,7 @@
 //!   PG_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench load
 //!   BENCH_SECONDS=8 BENCH_CLIENTS=32 BENCH_TOTP_USERS=300 (the defaults)
 //!   BENCH_USERS=1000000: each engine again with that many accounts seeded, side by side
+//!   BENCH_PERF=client_credentials: `perf record` the server during the phases so named
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
