@@ -13,14 +13,17 @@ use common::oidc::{
     PASSWORD, REDIRECT, Spec, authorize, param, published_kids as published, token_request,
 };
 use common::{ClockExt, Engine, TestApp, csrf_in, location};
+use gatehouse::audit::Actor;
 use gatehouse::crypto::SigningAlg;
 use gatehouse::oidc::GrantType;
 use oauth2::PkceCodeChallenge;
+use secrecy::ExposeSecret;
 
 both_engines!(
     a_journey_on_alternating_nodes_works_as_on_one,
     the_sign_in_limit_counts_on_every_node,
-    a_key_rotated_on_one_node_signs_on_both
+    a_key_rotated_on_one_node_signs_on_both,
+    a_service_changed_elsewhere_is_seen_by_every_node_within_a_second
 );
 
 const EMAIL: &str = "niamh.adeyemi@school.example";
@@ -217,5 +220,61 @@ async fn a_key_rotated_on_one_node_signs_on_both(engine: Engine) {
             body["active"], true,
             "a token from one node is good on the other"
         );
+    }
+}
+
+/// The status of a `client_credentials` request as `id` with `secret`.
+async fn machine_token(node: &TestApp, id: &str, secret: &str) -> u16 {
+    let (status, _) =
+        token_request(node, id, secret, &[("grant_type", "client_credentials")]).await;
+    status
+}
+
+/// Nodes keep services in memory for client authentication (decision 0022); a change made
+/// by another writer (here the operator's tooling, on neither node) must still reach both.
+async fn a_service_changed_elsewhere_is_seen_by_every_node_within_a_second(engine: Engine) {
+    let p = pair(engine, "").await;
+    let spec = || Spec {
+        grants: vec![GrantType::ClientCredentials],
+        ..Spec::confidential("machine")
+    };
+    let machine = p.a.register(spec()).await;
+    let old = machine.secret.clone().unwrap();
+    for node in [&p.a, &p.b] {
+        assert_eq!(machine_token(node, "machine", &old).await, 200);
+    }
+
+    // A new secret, the old one kept for a day: the new one works on both nodes at once.
+    let tooling = p.a.oidc();
+    let ctx = gatehouse::audit::RequestContext::default();
+    let new = tooling
+        .rotate_client_secret("machine", chrono::Duration::days(1), Actor::Cli, &ctx)
+        .await
+        .unwrap();
+    let new = new.expose_secret().to_owned();
+    common::leaks::remember(&new);
+    for node in [&p.a, &p.b] {
+        assert_eq!(
+            machine_token(node, "machine", &new).await,
+            200,
+            "new secret"
+        );
+        assert_eq!(machine_token(node, "machine", &old).await, 200, "grace");
+    }
+
+    // The service is removed: within a second neither node issues it anything.
+    tooling
+        .delete_client("machine", Actor::Cli, &ctx)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for node in [&p.a, &p.b] {
+        assert_eq!(machine_token(node, "machine", &new).await, 401, "deleted");
+    }
+    // Registered again under the same id, with a fresh secret: the old ones are gone.
+    let again = p.a.register(spec()).await.secret.unwrap();
+    for node in [&p.a, &p.b] {
+        assert_eq!(machine_token(node, "machine", &again).await, 200);
+        assert_eq!(machine_token(node, "machine", &new).await, 401);
     }
 }

@@ -9,6 +9,7 @@ use openidconnect::core::CoreJsonWebKey;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
+use super::client_cache::CachedClient;
 use super::{AuthMethod, Client, Oidc};
 use crate::auth::session::hash_secret;
 use crate::crypto::{SigningAlg, decode_unverified_header};
@@ -31,6 +32,9 @@ pub enum ClientAuthError {
     /// RFC 6749 §5.2 `invalid_client`; the description is safe to show.
     #[error("{0}")]
     Failed(&'static str),
+    /// `invalid_client` too: a `private_key_jwt` assertion's `jti` seen before.
+    #[error("client_assertion has already been used")]
+    Replayed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -68,12 +72,33 @@ impl Oidc {
             return Err(fail("client_id does not match the client authentication"));
         }
         let now = self.clock.now();
-        let (row, live) = self
-            .store
-            .client_with_secrets(&id, now)
+        let cached = self
+            .authenticating_client(&id, false)
             .await?
             .ok_or(fail("client authentication failed"))?;
-        let client = Client::from_row(row)?;
+        match self.check_credentials(&cached, creds, audience, now).await {
+            // Perhaps a new secret or key another writer added this last second: read the
+            // service afresh once before refusing.
+            Err(ClientAuthError::Failed(_)) => {
+                let fresh = self
+                    .authenticating_client(&id, true)
+                    .await?
+                    .ok_or(fail("client authentication failed"))?;
+                self.check_credentials(&fresh, creds, audience, now).await
+            }
+            checked => checked,
+        }
+    }
+
+    async fn check_credentials(
+        &self,
+        cached: &CachedClient,
+        creds: &ClientCredentials,
+        audience: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Client, ClientAuthError> {
+        let fail = ClientAuthError::Failed;
+        let client = cached.client.clone();
         match client.auth_method {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
                 let secret = match (client.auth_method, &creds.basic, &creds.client_secret) {
@@ -82,9 +107,11 @@ impl Oidc {
                     _ => return Err(fail("client authentication failed")),
                 };
                 let presented = hash_secret(secret.expose_secret());
-                let matched = live.iter().fold(subtle::Choice::from(0), |acc, h| {
-                    acc | h.as_bytes().ct_eq(presented.as_bytes())
-                });
+                let matched = cached
+                    .live_secrets(now)
+                    .fold(subtle::Choice::from(0), |acc, h| {
+                        acc | h.as_bytes().ct_eq(presented.as_bytes())
+                    });
                 if bool::from(matched) {
                     Ok(client)
                 } else {
@@ -109,7 +136,7 @@ impl Oidc {
                 {
                     Ok(client)
                 } else {
-                    Err(fail("client_assertion has already been used"))
+                    Err(ClientAuthError::Replayed)
                 }
             }
             AuthMethod::None => {

@@ -79,6 +79,7 @@ impl Oidc {
         let event = event(Action::ClientCreated, &actor, &client, ctx).details(describe(&client));
         self.store.append_audit(&mut tx, &event, now).await?;
         tx.commit().await?;
+        self.client_cache.clear();
         Ok((client, secret.map(SecretString::from)))
     }
 
@@ -113,6 +114,7 @@ impl Oidc {
             .diff(describe(&before), describe(&client));
         self.store.append_audit(&mut tx, &event, now).await?;
         tx.commit().await?;
+        self.client_cache.clear();
         Ok((client, secret.map(SecretString::from)))
     }
 
@@ -144,6 +146,7 @@ impl Oidc {
             .details(serde_json::json!({ "old_secret_valid_until": (now + grace).to_rfc3339() }));
         self.store.append_audit(&mut tx, &event, now).await?;
         tx.commit().await?;
+        self.client_cache.clear();
         Ok(SecretString::from(secret))
     }
 
@@ -164,6 +167,7 @@ impl Oidc {
         let event = event(Action::ClientDeleted, &actor, &client, ctx).details(describe(&client));
         self.store.append_audit(&mut tx, &event, now).await?;
         tx.commit().await?;
+        self.client_cache.clear();
         Ok(())
     }
 }

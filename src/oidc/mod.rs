@@ -7,6 +7,7 @@ mod authorize_params;
 mod claims;
 mod client;
 mod client_auth;
+mod client_cache;
 mod clients;
 mod codes;
 mod consent;
@@ -54,6 +55,7 @@ pub struct Oidc {
     keys: Keys,
     clock: SharedClock,
     issuer: Issuer,
+    client_cache: client_cache::ClientCache,
 }
 
 impl Oidc {
@@ -63,6 +65,7 @@ impl Oidc {
             keys,
             clock,
             issuer,
+            client_cache: client_cache::ClientCache::default(),
         }
     }
 

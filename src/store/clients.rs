@@ -39,21 +39,25 @@ macro_rules! client_columns {
     };
 }
 
-/// A service with one of its live secrets (or none): one round trip for client
-/// authentication, the hottest query of the token endpoint.
+/// A service with one of its secrets (or none): one round trip for client authentication.
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct ClientWithSecret {
     #[sqlx(flatten)]
     client: ClientRow,
     secret_hash: Option<String>,
+    secret_expires_at: Option<i64>,
 }
+
+/// A secret's hash and when it stops working (Unix milliseconds; `None`: until rotated).
+pub type SecretHash = (String, Option<i64>);
 
 const WITH_SECRETS: &str = "SELECT c.id, c.name, c.kind, c.auth_method, c.grant_types, \
      c.redirect_uris, c.post_logout_redirect_uris, c.scopes, c.backchannel_logout_uri, c.jwks, \
      c.first_party, c.mfa_required, c.refresh_tokens, c.id_token_alg, c.access_token_alg, \
      c.access_token_seconds, c.id_token_seconds, c.refresh_token_seconds, c.created_at, \
-     c.updated_at, s.secret_hash FROM clients c LEFT JOIN client_secrets s \
-     ON s.client_id = c.id AND (s.expires_at IS NULL OR s.expires_at > $2) WHERE c.id = $1";
+     c.updated_at, s.secret_hash, s.expires_at AS secret_expires_at FROM clients c \
+     LEFT JOIN client_secrets s ON s.client_id = c.id WHERE c.id = $1";
+const GENERATION: &str = "SELECT generation FROM client_changes WHERE id = 1";
 
 const INSERT: &str = concat!(
     "INSERT INTO clients (",
@@ -117,21 +121,31 @@ impl Store {
         }))
     }
 
-    /// A service and the hashes of its secrets valid now, in one query.
+    /// A service and the hashes of all its secrets with their expiry, in one query.
     pub async fn client_with_secrets(
         &self,
         id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(ClientRow, Vec<String>)>, StoreError> {
+    ) -> Result<Option<(ClientRow, Vec<SecretHash>)>, StoreError> {
         let rows = on_pool!(self, read, |pool| {
             sqlx::query_as::<_, ClientWithSecret>(WITH_SECRETS)
                 .bind(id)
-                .bind(millis(now))
                 .fetch_all(pool)
                 .await?
         });
-        let secrets = rows.iter().filter_map(|r| r.secret_hash.clone()).collect();
+        let secrets = rows
+            .iter()
+            .filter_map(|r| Some((r.secret_hash.clone()?, r.secret_expires_at)))
+            .collect();
         Ok(rows.into_iter().next().map(|r| (r.client, secrets)))
+    }
+
+    /// The number the database moves on every change to a service or its secrets.
+    pub async fn client_generation(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, read, |pool| {
+            sqlx::query_scalar::<_, i64>(GENERATION)
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError> {

@@ -41,7 +41,7 @@ pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use audit::{AuditRow, ChainBreak};
 pub use authorization::ConsentRow;
 pub use bulk::{BULK_ROWS, InvitedRow};
-pub use clients::ClientRow;
+pub use clients::{ClientRow, SecretHash};
 pub use connect::ConnectError;
 pub use error::StoreError;
 pub use grants::{CodeRow, GrantRow, Redemption};

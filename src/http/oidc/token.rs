@@ -81,6 +81,14 @@ pub async fn authenticate(
                 why,
             )))
         }
+        Err(ClientAuthError::Replayed) => {
+            let why = "client_assertion has already been used";
+            tracing::info!(reason = why, "client authentication failed");
+            Err(oauth_error(OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                why,
+            )))
+        }
         Err(ClientAuthError::Store(e)) => Err(oauth_error(e.into())),
     }
 }
