@@ -80,11 +80,17 @@ async fn run() {
     let mut runs = Vec::new();
     let mut scaled = Vec::new();
     let engines = std::iter::once(None).chain(pg.as_deref().map(Some));
+    // Each engine's tables are printed as soon as it is done: a long run keeps what it found.
     for engine in engines {
-        runs.push(engine_run(&settings, engine, 0).await);
+        let empty = engine_run(&settings, engine, 0).await;
+        report::table(&empty);
         if settings.users > 0 {
-            scaled.push(engine_run(&settings, engine, settings.users).await);
+            let full = engine_run(&settings, engine, settings.users).await;
+            report::table(&full);
+            report::scale(&empty, &full);
+            scaled.push(full);
         }
+        runs.push(empty);
     }
     let peers = match peer::prepare() {
         Some(dir) => {
@@ -99,12 +105,6 @@ async fn run() {
         }
         None => Vec::new(),
     };
-    for run in runs.iter().chain(&scaled) {
-        report::table(run);
-    }
-    for (empty, full) in runs.iter().zip(&scaled) {
-        report::scale(empty, full);
-    }
     report::peers(&runs[0], &peers);
     report::footprint(&runs);
     report::targets(&runs[0], &peers, &settings);

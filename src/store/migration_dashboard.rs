@@ -10,7 +10,9 @@ use super::{Store, StoreError, on_pool, on_tx};
 pub const DAY_MS: i64 = 86_400_000;
 
 /// A person counted once per line, with what the dashboard asks of them. `p` names each
-/// contact once per line (`p.code`, `p.user_id`).
+/// contact once per line (`p.code`, `p.user_id`). Second factors are index probes per
+/// person (`EXISTS`), not `IN (subquery)`: PostgreSQL runs an `IN` set too big for
+/// `work_mem` once per row, which took hours at a million contacts.
 macro_rules! per_person {
     ($lines:expr) => {
         concat!(
@@ -19,10 +21,10 @@ macro_rules! per_person {
              COUNT(*) AS imported, \
              SUM(CASE WHEN c.invited_at IS NOT NULL THEN 1 ELSE 0 END) AS invited, \
              SUM(CASE WHEN u.status = 'active' THEN 1 ELSE 0 END) AS activated, \
-             SUM(CASE WHEN u.status = 'active' AND (c.user_id IN (SELECT t.user_id \
-                 FROM totp_factors t WHERE t.confirmed_at IS NOT NULL \
-                 AND t.disabled_at IS NULL) OR c.user_id IN (SELECT w.user_id \
-                 FROM webauthn_credentials w)) THEN 1 ELSE 0 END) AS with_mfa \
+             SUM(CASE WHEN u.status = 'active' AND (EXISTS (SELECT 1 FROM totp_factors t \
+                 WHERE t.user_id = c.user_id AND t.confirmed_at IS NOT NULL \
+                 AND t.disabled_at IS NULL) OR EXISTS (SELECT 1 FROM webauthn_credentials w \
+                 WHERE w.user_id = c.user_id)) THEN 1 ELSE 0 END) AS with_mfa \
              FROM (",
             $lines,
             ") p JOIN migration_contacts c ON c.user_id = p.user_id \
