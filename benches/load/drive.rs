@@ -65,15 +65,18 @@ where
                 })
             })
             .collect();
-        async move {
-            let mut load = Load::default();
-            for w in workers {
-                load.add(w.await.unwrap());
-            }
-            load
-        }
+        gather(workers)
     })
     .await
+}
+
+/// Every worker's figures, added up.
+pub async fn gather(workers: Vec<tokio::task::JoinHandle<Load>>) -> Load {
+    let mut load = Load::default();
+    for w in workers {
+        load.add(w.await.unwrap());
+    }
+    load
 }
 
 /// Runs the load `run` starts (given its start time) and measures the server `pid` meanwhile:

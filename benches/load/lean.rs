@@ -13,7 +13,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
-use crate::drive::{Phase, measured};
+use crate::drive::{Phase, gather, measured};
 use crate::support::Load;
 
 /// One request, repeated as is.
@@ -122,13 +122,7 @@ pub async fn saturate_fixed(
                 })
             })
             .collect();
-        async move {
-            let mut load = Load::default();
-            for w in workers {
-                load.add(w.await.unwrap());
-            }
-            load
-        }
+        gather(workers)
     })
     .await
 }
