@@ -22,8 +22,8 @@ both_engines!(
 );
 
 async fn an_smtp_outage_delays_mail_but_loses_and_repeats_none(engine: Engine) {
-    let down = SmtpSink::unused_addr().await;
-    let app = TestApp::spawn_with(engine, &SmtpSink::toml_for(down)).await;
+    let down = SmtpSink::down();
+    let app = TestApp::spawn_with(engine, &SmtpSink::toml_for(down.addr)).await;
     app.create_user(EMAIL, PASSWORD).await;
     let started = Instant::now();
     let answer = app.browser().request_reset(EMAIL).await;
@@ -45,7 +45,7 @@ async fn an_smtp_outage_delays_mail_but_loses_and_repeats_none(engine: Engine) {
     assert!(queued[0].attempts >= 1, "a send was tried and failed");
     let sealed = queued[0].payload.clone().unwrap();
 
-    let sink = SmtpSink::start_on(down).await;
+    let sink = down.start();
     app.clock.advance(chrono::Duration::minutes(5));
     let mail = &sink.wait_for(EMAIL, 1).await[0];
     let link = mail.link(&app.base, "/reset-password/").unwrap();
@@ -66,14 +66,14 @@ async fn an_smtp_outage_delays_mail_but_loses_and_repeats_none(engine: Engine) {
 }
 
 async fn mail_queued_before_a_restart_is_sent_after_it(engine: Engine) {
-    let down = SmtpSink::unused_addr().await;
-    let mut first = TestApp::spawn_with(engine, &SmtpSink::toml_for(down)).await;
+    let down = SmtpSink::down();
+    let mut first = TestApp::spawn_with(engine, &SmtpSink::toml_for(down.addr)).await;
     first.create_user(EMAIL, PASSWORD).await;
     first.browser().request_reset(EMAIL).await;
     wait_until(|| async { first.store.outbox_stats().await.unwrap().pending == 1 }).await;
     first.stop().await;
 
-    let sink = SmtpSink::start_on(down).await;
+    let sink = down.start();
     let second = TestApp::spawn_on(first.db.clone(), &sink.toml()).await;
     second.clock.advance(chrono::Duration::minutes(5));
     let mail = &sink.wait_for(EMAIL, 1).await[0];
@@ -113,8 +113,8 @@ async fn two_nodes_send_each_message_once(engine: Engine) {
 }
 
 async fn a_message_that_never_gets_through_becomes_a_dead_letter(engine: Engine) {
-    let down = SmtpSink::unused_addr().await;
-    let toml = format!("{}mail_max_attempts = 2\n", SmtpSink::toml_for(down));
+    let down = SmtpSink::down();
+    let toml = format!("{}mail_max_attempts = 2\n", SmtpSink::toml_for(down.addr));
     let app = TestApp::spawn_with(engine, &toml).await;
     app.create_user(EMAIL, PASSWORD).await;
     app.browser().request_reset(EMAIL).await;

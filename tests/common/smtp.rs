@@ -109,7 +109,10 @@ impl SmtpSink {
 
     /// Starts (again) on `addr`, keeping nothing from an earlier run.
     pub async fn start_on(addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.unwrap();
+        Self::serve(TcpListener::bind(addr).await.unwrap())
+    }
+
+    fn serve(listener: TcpListener) -> Self {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let task = tokio::spawn(accept(listener, received.clone()));
@@ -120,12 +123,31 @@ impl SmtpSink {
         }
     }
 
-    /// A port where nothing listens (for an SMTP server that is down from the start).
-    pub async fn unused_addr() -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap()
+    /// A port for an SMTP server that is down from the start: bound but not listening, so
+    /// every connection is refused and no other test's server can be given the port meanwhile
+    /// (a port merely found free once can be, and then mail "to the down server" arrives).
+    pub fn down() -> Down {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        Down { socket, addr }
     }
+}
 
+/// A held port where nothing answers yet; see [`SmtpSink::down`].
+pub struct Down {
+    socket: tokio::net::TcpSocket,
+    pub addr: SocketAddr,
+}
+
+impl Down {
+    /// The server comes up on the held port.
+    pub fn start(self) -> SmtpSink {
+        SmtpSink::serve(self.socket.listen(128).unwrap())
+    }
+}
+
+impl SmtpSink {
     /// Configuration lines that point Gatehouse at `addr`.
     pub fn toml_for(addr: SocketAddr) -> String {
         format!(
