@@ -17,6 +17,8 @@ use crate::staff::Capability;
 
 /// Days after an invitation before someone counts as "not activated".
 const DEFAULT_STALLED_DAYS: i64 = 14;
+/// How long "Count again now" waits for the count before saying it is under way.
+const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 pub struct DashboardQuery {
@@ -76,6 +78,10 @@ pub async fn migration(
         Some("busy") => {
             Some("The figures are being counted already. They will show here when that finishes.")
         }
+        Some("counting") => Some(
+            "The figures are being counted. On a large estate this takes a minute or so; they \
+             will show here when it finishes.",
+        ),
         _ => None,
     };
     let (csrf_token, jar) = csrf::token_for_page(jar, state.cookies)?;
@@ -98,8 +104,9 @@ pub async fn migration(
     Ok((jar, Html(page.render()?)).into_response())
 }
 
-/// "Count again now": counts while the person waits (seconds even at national scale), unless
-/// a count is already under way somewhere.
+/// "Count again now": counts, waiting up to [`COUNT_WAIT`] for the figures (a small estate's
+/// count takes milliseconds, a national one's half a minute), unless a count is already under
+/// way somewhere.
 pub async fn count(
     State(state): State<AppState>,
     verified: StaffUser,
@@ -117,10 +124,16 @@ pub async fn count(
         .parse::<i64>()
         .unwrap_or(DEFAULT_STALLED_DAYS)
         .clamp(0, 3650);
-    let notice = if state.directory.count_migration().await? {
-        "counted"
-    } else {
-        "busy"
+    // The count runs on its own task: at national scale it outlasts the request timeout, and
+    // a count cut off half-way would keep its claim for the whole lease.
+    let directory = state.directory.clone();
+    let counting = tokio::spawn(async move { directory.count_migration().await });
+    let notice = match tokio::time::timeout(COUNT_WAIT, counting).await {
+        Ok(Ok(Ok(true))) => "counted",
+        Ok(Ok(Ok(false))) => "busy",
+        Ok(Ok(Err(e))) => return Err(e.into()),
+        Ok(Err(e)) => return Err(Error::Internal(format!("the count stopped: {e}"))),
+        Err(_) => "counting",
     };
     Ok(Redirect::to(&format!("/manage/migration?days={days}&notice={notice}")).into_response())
 }
